@@ -1,0 +1,38 @@
+# Two commands for a new user: `make demo` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PY      = $(BIN)/python
+
+.PHONY: demo test lint typecheck bench clean
+
+# The venv is rebuilt only when pyproject.toml changes (stamp files).
+$(VENV)/.stamp-base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-base
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.stamp-base
+	$(PY) -m newsletter demo-feed
+	$(PY) -m newsletter send --dry-run
+
+test: $(VENV)/.stamp-dev
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.stamp-dev
+	$(BIN)/ruff check newsletter tests bench
+	$(BIN)/ruff format --check newsletter tests bench
+
+typecheck: $(VENV)/.stamp-dev
+	$(BIN)/mypy
+
+bench: $(VENV)/.stamp-dev
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) state out .pytest_cache .mypy_cache .ruff_cache

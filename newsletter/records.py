@@ -1,0 +1,144 @@
+"""Typed, immutable records that flow between the pipeline stages.
+
+Every stage takes and returns these (never ORM rows or dicts), so a stage can be
+tested by building records by hand, and a record can be handed to another
+thread or process without surprises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+Span = tuple[int, int]
+"""A half-open character range ``[start, end)`` inside a piece of text."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One paper or post, as stored once under its canonical key."""
+
+    key: str
+    """Canonical key: ``arxiv:<id>`` (no version), ``doi:<doi>``, ``url:<normalised link>`` or ``guid:<feed guid>``."""
+    title: str
+    link: str
+    published: datetime
+    """Timezone-aware UTC; the first-seen time when the feed gave no date."""
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    """Names of the configured feeds that carried this entry."""
+    pdf_link: str | None = None
+    popularity: int | None = None
+    """Upvotes or similar, when a source gives it."""
+    arxiv_id: str | None = None
+    version: int | None = None
+    announce_type: str | None = None
+    first_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A subscriber interest: a query in the topic language and/or plain words (``about``)."""
+
+    id: str
+    title: str
+    query: str | None = None
+    about: str | None = None
+    threshold: float | None = None
+    require: str = "either"
+    """``either`` (query or about matches) or ``both``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    email: str
+    topics: tuple[Topic, ...]
+    schedule: str
+    timezone: str = "UTC"
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    """Why one entry matched one topic."""
+
+    topic_id: str
+    score: float
+    terms: tuple[str, ...] = ()
+    """The matched words as written in the entry (for "why it matched")."""
+    title_spans: tuple[Span, ...] = ()
+    abstract_spans: tuple[Span, ...] = ()
+    similarity: float | None = None
+    """Cosine similarity for semantic (``about``) topics."""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One entry in a subscriber's digest, with everything needed to explain and highlight it."""
+
+    entry: Entry
+    score: float
+    topics: tuple[str, ...]
+    """Titles of the subscriber's topics this entry matched (it appears once, in the first)."""
+    terms: tuple[str, ...] = ()
+    title_spans: tuple[Span, ...] = ()
+    abstract_spans: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    topic: Topic
+    items: tuple[DigestItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What one subscriber gets in one run, before rendering."""
+
+    subscriber: Subscriber
+    sections: tuple[Section, ...]
+    created: datetime
+    updated: tuple[Entry, ...] = ()
+    """Later versions of papers already delivered, listed briefly at the end."""
+
+    @property
+    def items(self) -> tuple[DigestItem, ...]:
+        return tuple(item for section in self.sections for item in section.items)
+
+    @property
+    def entry_keys(self) -> tuple[str, ...]:
+        return tuple(item.entry.key for item in self.items) + tuple(e.key for e in self.updated)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDigest:
+    subject: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A complete email, as the exact bytes that go over SMTP (or into a dry-run ``.eml``)."""
+
+    recipient: str
+    sender: str
+    message_id: str
+    subject: str
+    data: bytes
+    html: str
+    text: str
+    entry_keys: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The outcome of handing one message to the SMTP server."""
+
+    recipient: str
+    message_id: str
+    status: str
+    """``sent``, ``deferred`` or ``failed``."""
+    reply: str = ""
