@@ -1,11 +1,181 @@
-"""Command line: parses arguments and calls one function per command."""
+"""Command line: parses arguments and calls one function per command.
+
+Exit status: 0 all well, 1 the work did not all succeed (e.g. messages deferred),
+2 a problem a person must fix (configuration, environment, usage).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from newsletter import __version__
+from newsletter.clock import Clock, system_clock
+from newsletter.config import ConfigError, Environment, Problem, load_config, read_environment
+from newsletter.pipeline import App
+
+EXIT_OK, EXIT_INCOMPLETE, EXIT_CONFIG = 0, 1, 2
+DEFAULT_OUT = Path("out/dry-run")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="newsletter")
-    parser.parse_args(argv)
-    return 0
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Defined on the top parser and every sub-parser, so `--config` works before and after the
+    # command; SUPPRESS keeps a sub-parser from overwriting a value given before the command.
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        type=Path,
+        default=None if top else argparse.SUPPRESS,
+        help="newsletter.yaml to use (default: $NEWSLETTER_CONFIG or config/newsletter.yaml)",
+    )
+    parser.add_argument(
+        "--env-file",
+        metavar="PATH",
+        type=Path,
+        default=Path(".env") if top else argparse.SUPPRESS,
+        help="dotenv file to read (default: .env; real environment variables win)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsletter",
+        description="Self-hosted digest mailer: feeds matched against each subscriber's topics.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsletter {__version__}")
+    _global_options(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _global_options(sub, top=False)
+        return sub
+
+    send = command("send", "fetch feeds, compose every due digest and deliver it")
+    send.add_argument("--dry-run", action="store_true",
+                      help="write each message to files instead of sending; records nothing")
+    send.add_argument("--out", metavar="DIR", type=Path, default=DEFAULT_OUT,
+                      help=f"where --dry-run writes messages (default: {DEFAULT_OUT})")
+    send.add_argument("--subscriber", metavar="EMAIL", help="only this subscriber")
+    send.add_argument("--no-fetch", action="store_true", help="use stored entries; fetch nothing")
+    send.add_argument("--retry-deferred", action="store_true",
+                      help="retry deferred messages now, ignoring their backoff")
+
+    fetch = command("fetch", "fetch every due feed and store new entries")
+    fetch.add_argument("--force", action="store_true",
+                       help="fetch even feeds that are not due yet (caching headers, backoff)")
+
+    command("check", "validate the configuration, topics and templates; exit 0 when all is well")
+
+    demo = command("demo-feed", "write the bundled sample feed with dates ending today")
+    demo.add_argument("--out", metavar="PATH", type=Path,
+                      help="where to write it (default: sample-feed.atom beside newsletter.yaml)")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> tuple[Environment, Path]:
+    env = read_environment(args.env_file)
+    return env, args.config or env.config_path
+
+
+def _open_app(args: argparse.Namespace) -> App:
+    """Load and validate everything once; the stages get typed objects."""
+    from newsletter.checks import check_query
+    from newsletter.store import Store
+
+    env, path = _load(args)
+    config = load_config(path, query_checker=check_query)
+    store = Store.open(env.database_url or config.database_url)
+    return App(config=config, env=env, store=store, clock=args.clock)
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        print(str(problem), file=sys.stderr)
+    count = len(problems)
+    print(f"{count} problem{'s' if count != 1 else ''} found.", file=sys.stderr)
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from newsletter import report
+
+    app = _open_app(args)
+    try:
+        if args.dry_run:
+            from newsletter.pipeline import dry_run
+
+            result = dry_run(app, out_dir=args.out, only=args.subscriber,
+                             fetch_first=not args.no_fetch, progress=report.fetch_progress())
+            report.print_fetch(result.fetched)
+            report.print_dry_run(result)
+            return EXIT_OK
+        from newsletter.delivery import send
+
+        outcome = send(app, only=args.subscriber, fetch_first=not args.no_fetch,
+                       retry_deferred=args.retry_deferred, progress=report.fetch_progress())
+        report.print_fetch(outcome.fetched)
+        report.print_send(outcome)
+        return EXIT_OK if outcome.complete else EXIT_INCOMPLETE
+    finally:
+        app.store.close()
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from newsletter import report
+    from newsletter.pipeline import fetch
+
+    app = _open_app(args)
+    try:
+        outcomes = fetch(app, force=args.force, progress=report.fetch_progress())
+        report.print_fetch(outcomes, always=True)
+        return EXIT_OK if all(o.status != "error" for o in outcomes) else EXIT_INCOMPLETE
+    finally:
+        app.store.close()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from newsletter.checks import check_everything
+
+    env, path = _load(args)
+    problems, summary = check_everything(path, env)
+    if problems:
+        raise ConfigError(problems)
+    print(summary)
+    return EXIT_OK
+
+
+def cmd_demo_feed(args: argparse.Namespace) -> int:
+    from newsletter.demo import SAMPLE_FEED_NAME, write_sample_feed
+
+    env, path = _load(args)
+    target = args.out or path.parent / SAMPLE_FEED_NAME
+    count = write_sample_feed(target, args.clock())
+    print(f"Wrote {count} sample papers dated over the last 5 days to {target}")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "send": cmd_send,
+    "fetch": cmd_fetch,
+    "check": cmd_check,
+    "demo-feed": cmd_demo_feed,
+}
+
+
+def main(argv: list[str] | None = None, *, clock: Clock = system_clock) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.clock = clock
+    if not args.command:
+        parser.print_help()
+        return EXIT_CONFIG
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        _print_problems(exc.problems)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

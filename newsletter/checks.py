@@ -1,0 +1,59 @@
+"""`check`: everything that can be validated without sending, in one pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from newsletter.config import ConfigError, Environment, Problem, load_config
+from newsletter.config.errors import display_path
+
+
+def check_query(query: str) -> str | None:
+    """None for a valid topic query, else the problem with the query and a caret under it."""
+    from newsletter.match import QuerySyntaxError, parse
+
+    try:
+        parse(query)
+    except QuerySyntaxError as exc:
+        return f"{exc.message} (column {exc.column + 1})\n{exc.caret()}"
+    return None
+
+
+def check_everything(path: Path, env: Environment) -> tuple[list[Problem], str]:
+    """Return (problems, summary). Problems are fatal; the summary also lists warnings."""
+    from newsletter.render import RenderSettings, check_templates
+
+    try:
+        config = load_config(path, query_checker=check_query)
+    except ConfigError as exc:
+        return exc.problems, ""
+    problems: list[Problem] = []
+    settings = RenderSettings(
+        title=config.title,
+        base_url=config.base_url,
+        sender=config.sender,
+        template_dir=config.templates_dir,
+    )
+    for line in check_templates(settings):
+        file, _, rest = line.partition(":")
+        number, _, message = rest.partition(":")
+        problems.append(
+            Problem(file, int(number) if number.isdigit() else None, message.strip() or line)
+        )
+    warnings = []
+    for feed in config.feeds:
+        if "://" not in feed.url and not config.resolve(feed.url).exists():
+            warnings.append(
+                f"warning: feed {feed.name!r}: {display_path(config.resolve(feed.url))} does not "
+                "exist yet (for the sample feed run `python -m newsletter demo-feed`)"
+            )
+    topics = {t.id for s in config.subscribers for t in s.topics}
+    summary = "\n".join(
+        [
+            *warnings,
+            f"{display_path(config.path)}: OK — {len(config.feeds)} feeds, "
+            f"{len(config.schedules)} schedules, {len(config.subscribers)} subscribers, "
+            f"{len(topics)} distinct topics",
+        ]
+    )
+    return problems, summary

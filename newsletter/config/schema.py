@@ -1,0 +1,211 @@
+"""The shape of the two YAML files, validated with pydantic.
+
+Validators raise ``ValueError`` with a message that says how to fix the value;
+the loader adds ``file:line:`` in front.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EMAIL_RE = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def no_newlines(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("must be a single line — remove the line break")
+    return value
+
+
+def check_email(value: str) -> str:
+    no_newlines(value)
+    if not EMAIL_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid email address — write it as name@example.org")
+    return value
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} — use an IANA name such as Europe/Berlin or UTC"
+        ) from None
+    return value
+
+
+class FeedModel(Strict):
+    name: str
+    url: str
+    type: Literal["feed", "arxiv", "hf-daily-papers"] = "feed"
+    announce_types: tuple[str, ...] = ("new", "cross")
+    fetch_every: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value:
+            raise ValueError("a feed needs a non-empty name — e.g. name: arxiv-cs-lg")
+        return no_newlines(value)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value:
+            raise ValueError("a feed needs a url — an http(s):// URL or a local file path")
+        if "://" in value and not value.startswith(("http://", "https://", "file://")):
+            raise ValueError(
+                f"unsupported URL scheme in {value!r} — use http://, https://, file:// or a file path"
+            )
+        return value
+
+
+class DigestModel(Strict):
+    max_items: Annotated[int, Field(ge=1, le=1000)] = 25
+    lookback_days: Annotated[int, Field(ge=1, le=365)] = 7
+    updates: Literal["list", "skip"] = "list"
+
+
+class NewsletterModel(Strict):
+    title: str
+    sender: str
+    base_url: str
+    database: str = "sqlite:///state/newsletter.db"
+    subscribers: str = "subscribers.yaml"
+    feeds: list[FeedModel] = Field(default_factory=list)
+    schedules: dict[str, str] = Field(default_factory=lambda: {"daily": "0 7 * * *"})
+    digest: DigestModel = Field(default_factory=DigestModel)
+    timezone: str = "UTC"
+    templates: str | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        return no_newlines(value)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        no_newlines(value)
+        _name, address = parseaddr(value)
+        if not address or not EMAIL_RE.match(address):
+            raise ValueError(
+                f"{value!r} is not an RFC 5322 address — write it as: Paper Digest <digest@example.org>"
+            )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        no_newlines(value)
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(
+                f"{value!r} is not an absolute http(s) URL — e.g. https://digest.example.org/"
+            )
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("schedules")
+    @classmethod
+    def _schedules(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, expression in value.items():
+            if not ID_RE.match(str(name)):
+                raise ValueError(f"schedule name {name!r} must be letters, digits, '-', '_' or '.'")
+            check_cron(str(expression), name=str(name))
+        return value
+
+    @field_validator("feeds")
+    @classmethod
+    def _unique_feeds(cls, value: list[FeedModel]) -> list[FeedModel]:
+        seen: set[str] = set()
+        for feed in value:
+            if feed.name in seen:
+                raise ValueError(f"two feeds are named {feed.name!r} — give each feed its own name")
+            seen.add(feed.name)
+        return value
+
+
+def check_cron(expression: str, *, name: str) -> None:
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"schedule {name!r}: {expression!r} is not a 5-field cron expression "
+            "— write minute hour day-of-month month day-of-week, e.g. '0 7 * * 1-5'"
+        )
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(
+            f"schedule {name!r}: bad cron expression {expression!r} ({exc}) "
+            "— e.g. '0 7 * * *' for 07:00 every day"
+        ) from None
+
+
+class TopicModel(Strict):
+    title: str
+    query: str | None = None
+    about: str | None = None
+    threshold: Annotated[float, Field(ge=-1.0, le=1.0)] | None = None
+    require: Literal["either", "both"] = "either"
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        return no_newlines(value)
+
+    @model_validator(mode="after")
+    def _needs_query_or_about(self) -> TopicModel:
+        if not self.query and not self.about:
+            raise ValueError("a topic needs query: (keywords) or about: (plain words) — add one")
+        return self
+
+
+class SubscriberModel(Strict):
+    email: str
+    name: str | None = None
+    schedule: str = "daily"
+    timezone: str | None = None
+    topics: list[str | TopicModel]
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return check_email(value)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return None if value is None else no_newlines(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, value: list[str | TopicModel]) -> list[str | TopicModel]:
+        if not value:
+            raise ValueError("a subscriber needs at least one topic — list topic ids or {title, query}")
+        return value
+
+
+class SubscribersModel(Strict):
+    topics: dict[str, TopicModel] = Field(default_factory=dict)
+    subscribers: list[SubscriberModel] = Field(default_factory=list)

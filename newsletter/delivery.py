@@ -1,0 +1,168 @@
+"""A real send: compose into the outbox first, then deliver what the outbox holds.
+
+Writing every digest as a ``pending`` row before the first SMTP connection means a
+crash at any point loses nothing: the next ``send`` finds the rows and finishes
+them, and composition skips entries already in a pending/sent row.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.utils import parseaddr
+
+from newsletter.deliver.smtp import SendResult, SmtpSender, SmtpSettings, backoff, send_many
+from newsletter.pipeline import (
+    BATCH,
+    App,
+    active_subscribers,
+    fetch,
+    plan_digests,
+    render_messages,
+)
+from newsletter.records import Message
+from newsletter.sources import FetchOutcome
+from newsletter.store import OutboxRow
+
+LEASE = timedelta(minutes=10)
+"""How long a claimed row stays ours; a sender that died releases its rows when this expires."""
+GIVE_UP_AFTER = timedelta(days=3)
+
+
+@dataclass
+class SendOutcome:
+    fetched: list[FetchOutcome] = field(default_factory=list)
+    composed: int = 0
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.deferred == 0 and self.failed == 0
+
+
+def smtp_settings(app: App) -> SmtpSettings:
+    env = app.env
+    return SmtpSettings(
+        host=env.smtp_host or "localhost",
+        port=env.smtp_port_or_default,
+        security=env.smtp_security,
+        username=env.smtp_username,
+        password=env.smtp_password,
+    )
+
+
+def compose_into_outbox(
+    app: App, *, only: str | None, schedule: str = "manual", period: str | None = None
+) -> int:
+    """Compose due digests and write them as pending rows, one transaction per batch."""
+    now = app.now()
+    period = period or now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    run_id = app.store.claim_run(schedule, period, now)
+    if run_id is None:  # another process composed this run already
+        return 0
+    secret = app.env.require_secret()
+    digests = plan_digests(app, active_subscribers(app, only))
+    composed = 0
+    messages = render_messages(app, digests, run_key=f"{schedule}:{period}", secret=secret)
+    batch: list[Message] = []
+    for message in messages:
+        batch.append(message)
+        if len(batch) >= BATCH:
+            composed += app.store.enqueue(run_id, batch, now)
+            batch = []
+    composed += app.store.enqueue(run_id, batch, now)
+    app.store.finish_run(run_id, app.now(), "composed", {"composed": composed})
+    return composed
+
+
+def deliver_outbox(
+    app: App,
+    *,
+    settings: SmtpSettings | None = None,
+    retry_deferred: bool = False,
+    on_result: Callable[[OutboxRow, SendResult], None] | None = None,
+) -> SendOutcome:
+    """Send every due outbox row; record each outcome as soon as the server answers."""
+    outcome = SendOutcome()
+    settings = settings or smtp_settings(app)
+    envelope_from = parseaddr(app.config.sender)[1]
+    rng = random.Random()
+    lock = threading.Lock()
+    if retry_deferred:
+        app.store.make_deferred_due(app.now())
+    with SmtpSender(settings) as sender:
+        while True:
+            rows = app.store.claim(app.now(), LEASE, limit=max(BATCH, settings.connections * 20))
+            if not rows:
+                break
+            by_id = {row.message_id: row for row in rows}
+
+            def record(message: Message, result: SendResult) -> None:
+                row = by_id[message.message_id]
+                now = app.now()
+                status = result.status
+                next_attempt = None
+                if status == "deferred":
+                    if now - row.created_at > GIVE_UP_AFTER:
+                        status = "failed"
+                    else:
+                        next_attempt = now + backoff(row.attempts, rng)
+                app.store.mark(row.id, status, now=now, reply=result.reply,
+                               next_attempt=next_attempt)
+                with lock:
+                    setattr(outcome, status, getattr(outcome, status) + 1)
+                    if status != "sent":
+                        outcome.problems.append((row.subscriber, status, result.reply))
+                if on_result is not None:
+                    on_result(row, result)
+
+            send_many(
+                sender,
+                [
+                    Message(
+                        recipient=row.subscriber,
+                        sender=envelope_from,
+                        message_id=row.message_id,
+                        subject=row.subject,
+                        data=row.data,
+                        html="",
+                        text="",
+                    )
+                    for row in rows
+                ],
+                record,
+            )
+    return outcome
+
+
+def send(
+    app: App,
+    *,
+    only: str | None = None,
+    fetch_first: bool = True,
+    retry_deferred: bool = False,
+    progress: Callable[[FetchOutcome], None] | None = None,
+) -> SendOutcome:
+    """`send`: fetch, compose into the outbox, deliver. Exit status follows ``complete``."""
+    app.env.require_smtp()
+    app.env.require_secret()
+    fetched = fetch(app, progress=progress) if fetch_first else []
+    composed = compose_into_outbox(app, only=only)
+    outcome = deliver_outbox(app, retry_deferred=retry_deferred)
+    outcome.fetched = fetched
+    outcome.composed = composed
+    return outcome
+
+
+def outbox_summary(rows: Sequence[OutboxRow]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    return counts
+

@@ -1,0 +1,249 @@
+"""The pipeline, stage by stage: fetch → store → match → compose → render → deliver.
+
+Each command in :mod:`newsletter.cli` calls one function here. This module owns
+the order of the stages and the I/O between them; the stages themselves are in
+their own modules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from pathlib import Path
+
+from newsletter.clock import Clock
+from newsletter.compose import compose
+from newsletter.config import Config, Environment
+from newsletter.match import Matcher
+from newsletter.records import Digest, Message, Subscriber, Topic
+from newsletter.render import Renderer, RenderSettings
+from newsletter.sources import FeedSpec, FeedState, FetchOutcome, fetch_feeds, merge_entries
+from newsletter.store import Store
+from newsletter.tokens import make_token
+
+DRY_RUN_SECRET = "dry-run-secret-not-for-real-mail"
+"""Signs unsubscribe links in dry-run previews when NEWSLETTER_SECRET is not set."""
+
+BATCH = 200
+"""Digests rendered and written to the outbox per transaction; bounds memory per run."""
+
+
+@dataclass
+class App:
+    config: Config
+    env: Environment
+    store: Store
+    clock: Clock
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+# -- fetch -------------------------------------------------------------------------------
+
+
+def feed_specs(config: Config) -> list[FeedSpec]:
+    specs = []
+    for feed in config.feeds:
+        url = feed.url
+        if "://" not in url:
+            url = str(config.resolve(url))
+        specs.append(
+            FeedSpec(name=feed.name, url=url, type=feed.type, announce_types=feed.announce_types)
+        )
+    return specs
+
+
+def _state(spec: FeedSpec, row: dict[str, object] | None) -> FeedState | None:
+    # A feed whose configured URL changed starts afresh; a 301 only moves the stored URL.
+    if row is None or row.get("config_url") != spec.url:
+        return None
+    names = FeedState.__dataclass_fields__
+    return FeedState(**{k: v for k, v in row.items() if k in names})  # type: ignore[arg-type]
+
+
+def fetch(
+    app: App,
+    *,
+    force: bool = False,
+    progress: Callable[[FetchOutcome], None] | None = None,
+) -> list[FetchOutcome]:
+    """Fetch every due feed and store what is new. One broken feed never stops the others."""
+    rows = app.store.feed_rows()
+    specs = feed_specs(app.config)
+    outcomes = fetch_feeds(
+        [(spec, _state(spec, rows.get(spec.name))) for spec in specs],
+        now=app.clock,
+        force=force,
+        progress=progress,
+    )
+    now = app.now()
+    by_name = {spec.name: spec for spec in specs}
+    for outcome in outcomes:
+        values = asdict(outcome.state)
+        values["config_url"] = by_name[outcome.feed].url
+        values["last_fetch"] = now
+        app.store.save_feed_row(outcome.feed, values)
+        if outcome.entries:
+            app.store.upsert_entries(outcome.entries, now=now, merge=merge_entries)
+    return outcomes
+
+
+# -- match and compose -------------------------------------------------------------------
+
+
+def active_subscribers(app: App, only: str | None = None) -> list[Subscriber]:
+    """Subscribers from the config, minus suppressed addresses (they win over the YAML)."""
+    suppressed = app.store.suppressed()
+    chosen = [s for s in app.config.subscribers if s.email.lower() not in suppressed]
+    if only:
+        chosen = [s for s in chosen if s.email.lower() == only.lower()]
+    return chosen
+
+
+def distinct_topics(subscribers: Iterable[Subscriber]) -> list[Topic]:
+    return list({topic.id: topic for s in subscribers for topic in s.topics}.values())
+
+
+def plan_digests(app: App, subscribers: Sequence[Subscriber]) -> list[Digest]:
+    """The digest each subscriber would get now; subscribers with nothing new get none."""
+    if not subscribers:
+        return []
+    now = app.now()
+    lookback = now - timedelta(days=app.config.digest.lookback_days)
+    last = {s.email: app.store.last_digest_at(s.email) for s in subscribers}
+    oldest = min((t or lookback) for t in last.values())
+    entries = app.store.entries_since(min(oldest, lookback))
+    matches = Matcher(distinct_topics(subscribers)).match(entries)
+    digests = []
+    for subscriber in subscribers:
+        previous = last[subscriber.email]
+        digest = compose(
+            subscriber,
+            entries,
+            matches,
+            taken=app.store.taken_entries(subscriber.email),
+            since=previous or lookback,
+            first_digest=previous is None,
+            max_items=app.config.digest.max_items,
+            now=now,
+        )
+        if digest is not None:
+            digests.append(digest)
+    return digests
+
+
+# -- render ------------------------------------------------------------------------------
+
+
+def sender_domain(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+
+
+def message_id_for(config: Config, digest: Digest, run_key: str) -> str:
+    """Stable for the same run, subscriber and entries, so a dry run twice gives the same bytes."""
+    material = "\n".join([run_key, digest.subscriber.email.lower(), *digest.entry_keys])
+    token = hashlib.sha256(material.encode()).hexdigest()[:32]
+    return f"<{token}@{sender_domain(config.sender)}>"
+
+
+def make_renderer(config: Config) -> Renderer:
+    return Renderer(
+        RenderSettings(
+            title=config.title,
+            base_url=config.base_url,
+            sender=config.sender,
+            template_dir=config.templates_dir,
+        )
+    )
+
+
+def render_messages(
+    app: App, digests: Iterable[Digest], *, run_key: str, secret: str
+) -> Iterable[Message]:
+    renderer = make_renderer(app.config)
+    now = app.now()
+    for digest in digests:
+        token = make_token(digest.subscriber.email, secret, now=now)
+        unsubscribe = f"{app.config.base_url}unsubscribe?token={token}"
+        rendered = renderer.render(digest, unsubscribe_url=unsubscribe)
+        yield renderer.message(
+            digest,
+            rendered,
+            message_id=message_id_for(app.config, digest, run_key),
+            unsubscribe_url=unsubscribe,
+            date=now,
+        )
+
+
+# -- dry run -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    subscriber: str
+    topics: int
+    items: int
+    size: int
+    path: Path | None = None
+
+
+@dataclass
+class DryRunReport:
+    out_dir: Path
+    rows: list[PreviewRow] = field(default_factory=list)
+    fetched: list[FetchOutcome] = field(default_factory=list)
+
+
+_PREVIEW_FILE = re.compile(r"^\d+-.+\.(eml|html|txt)$")
+
+
+def safe_filename(address: str) -> str:
+    return re.sub(r"[^A-Za-z0-9@._+-]", "_", address)
+
+
+def write_previews(out_dir: Path, messages: Iterable[tuple[Message, Digest]]) -> list[PreviewRow]:
+    """Write ``<n>-<address>.eml`` (the exact bytes) with ``.html`` and ``.txt`` beside it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.iterdir():  # stale previews from a previous run would mislead
+        if old.is_file() and _PREVIEW_FILE.match(old.name):
+            old.unlink()
+    rows = []
+    for n, (message, digest) in enumerate(messages, 1):
+        stem = out_dir / f"{n}-{safe_filename(message.recipient)}"
+        stem.with_suffix(".eml").write_bytes(message.data)
+        stem.with_suffix(".html").write_text(message.html, encoding="utf-8")
+        stem.with_suffix(".txt").write_text(message.text, encoding="utf-8")
+        rows.append(
+            PreviewRow(
+                subscriber=message.recipient,
+                topics=len(digest.sections),
+                items=len(digest.items),
+                size=len(message.data),
+                path=stem.with_suffix(".eml"),
+            )
+        )
+    return rows
+
+
+def dry_run(
+    app: App,
+    *,
+    out_dir: Path,
+    only: str | None = None,
+    fetch_first: bool = True,
+    progress: Callable[[FetchOutcome], None] | None = None,
+) -> DryRunReport:
+    """Everything a send does except SMTP and recording: nothing is marked seen or sent."""
+    report = DryRunReport(out_dir=out_dir)
+    if fetch_first:
+        report.fetched = fetch(app, progress=progress)
+    digests = plan_digests(app, active_subscribers(app, only))
+    secret = app.env.secret or DRY_RUN_SECRET
+    messages = render_messages(app, digests, run_key="dry-run", secret=secret)
+    report.rows = write_previews(out_dir, zip(messages, digests, strict=True))
+    return report

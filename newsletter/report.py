@@ -1,0 +1,100 @@
+"""What commands print: tables for people, one line per item when not on a terminal."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from newsletter.delivery import SendOutcome
+    from newsletter.pipeline import DryRunReport
+    from newsletter.sources import FetchOutcome
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], out: TextIO) -> None:
+    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    numeric = [all(str(r[i]).replace(",", "").isdigit() for r in rows) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if numeric[i] and row is not cells[0] else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    print(line(cells[0]), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for row in cells[1:]:
+        print(line(row), file=out)
+
+
+def human_size(size: int) -> str:
+    return f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} B"
+
+
+def fetch_progress(out: TextIO = sys.stderr) -> Callable[[FetchOutcome], None] | None:
+    """A one-line counter on a terminal; nothing otherwise (the summary follows anyway)."""
+    if not out.isatty():
+        return None
+    done = 0
+
+    def tick(outcome: FetchOutcome) -> None:
+        nonlocal done
+        done += 1
+        print(f"\rfetching feeds: {done} done ({outcome.feed})\x1b[K", end="", file=out, flush=True)
+
+    return tick
+
+
+def print_fetch(
+    outcomes: Sequence[FetchOutcome], *, always: bool = False, out: TextIO = sys.stdout
+) -> None:
+    """One line per feed; by default only when something needs attention."""
+    if sys.stderr.isatty():
+        print("\r\x1b[K", end="", file=sys.stderr)
+    if not outcomes:
+        if always:
+            print("No feeds configured.", file=out)
+        return
+    if not always and all(o.status != "error" for o in outcomes):
+        new = sum(len(o.entries) for o in outcomes)
+        print(f"Fetched {len(outcomes)} feeds: {new} entries received.", file=out)
+        return
+    rows = []
+    for o in outcomes:
+        if o.status == "new":
+            what = f"{len(o.entries)} entries"
+        elif o.status == "not_modified":
+            what = "not modified"
+        elif o.status == "skipped":
+            what = f"skipped: {o.message}" if o.message else "skipped (not due)"
+        else:
+            what = f"ERROR: {o.message}"
+        if o.warnings:
+            what += f" ({len(o.warnings)} warnings: {o.warnings[0]})"
+        rows.append((o.feed, what))
+    table(("feed", "result"), rows, out)
+
+
+def print_dry_run(report: DryRunReport, out: TextIO = sys.stdout) -> None:
+    if not report.rows:
+        print("No digests: no subscriber has new matching entries.", file=out)
+        return
+    table(
+        ("subscriber", "topics", "items", "size"),
+        [(r.subscriber, r.topics, r.items, human_size(r.size)) for r in report.rows],
+        out,
+    )
+    print(f"\nDry run: {len(report.rows)} messages written to {report.out_dir}/ "
+          "(.eml = exact bytes, .html and .txt previews). Nothing was sent or recorded.", file=out)
+
+
+def print_send(outcome: SendOutcome, out: TextIO = sys.stdout) -> None:
+    print(
+        f"Composed {outcome.composed} digests. Sent {outcome.sent}, deferred {outcome.deferred}, "
+        f"failed {outcome.failed}.",
+        file=out,
+    )
+    for recipient, status, reply in outcome.problems:
+        print(f"  {status}: {recipient}: {reply}", file=out)

@@ -1,0 +1,147 @@
+"""Database tables (SQLAlchemy Core). SQLite by default, PostgreSQL to scale out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns timezone-aware UTC on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("next_fetch_after", UTCDateTime()),
+    Column("last_success", UTCDateTime()),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime()),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("disabled", Text),
+    Column("last_entry_count", Integer),
+    Column("last_fetch", UTCDateTime()),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("key", String(500), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("link", Text, nullable=False),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("authors", JSON, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("feeds", JSON, nullable=False),
+    Column("pdf_link", Text),
+    Column("popularity", Integer),
+    Column("arxiv_id", String(64)),
+    Column("version", Integer),
+    Column("announce_type", String(32)),
+    Column("published", UTCDateTime(), nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("embedding", LargeBinary),
+    Index("ix_entries_published", "published"),
+    Index("ix_entries_first_seen", "first_seen"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("schedule", String(200), nullable=False),
+    Column("period", String(64), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Column("status", String(32), nullable=False, default="composing"),
+    Column("summary", JSON),
+    UniqueConstraint("schedule", "period", name="uq_runs_schedule_period"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("subscriber", String(320), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("message_id", String(500), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("lease_expires", UTCDateTime()),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", UTCDateTime()),
+    Column("last_reply", Text),
+    Column("sent_at", UTCDateTime()),
+    Column("item_count", Integer, nullable=False, default=0),
+    Column("size", Integer, nullable=False, default=0),
+    UniqueConstraint("run_id", "subscriber", name="uq_outbox_run_subscriber"),
+    Index("ix_outbox_status_next", "status", "next_attempt"),
+    Index("ix_outbox_subscriber", "subscriber"),
+)
+
+outbox_entries = Table(
+    "outbox_entries",
+    metadata,
+    Column("outbox_id", Integer, ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True),
+    Column("entry_key", String(500), primary_key=True),
+    Column("subscriber", String(320), nullable=False),
+    Index("ix_outbox_entries_subscriber", "subscriber", "entry_key"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("reason", String(64), nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+)
+
+topic_vectors = Table(
+    "topic_vectors",
+    metadata,
+    Column("text_hash", String(64), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("vector", LargeBinary, nullable=False),
+)
+

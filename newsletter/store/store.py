@@ -1,0 +1,438 @@
+"""All database I/O, behind one small class that speaks in records.
+
+The outbox is the heart of delivery: a digest is first written as a ``pending``
+row, then claimed (``sending`` with a lease), then marked ``sent``, ``deferred``
+or ``failed``. Entries count as delivered only through a ``sent`` row.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from newsletter.records import Entry, Message
+from newsletter.store.schema import (
+    entries,
+    feeds,
+    metadata,
+    outbox,
+    outbox_entries,
+    runs,
+    suppressions,
+)
+
+ACTIVE_STATUSES = ("pending", "sending", "deferred", "sent")
+"""An entry in a row with one of these is taken: composition never puts it in another digest."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    run_id: int
+    subscriber: str
+    status: str
+    message_id: str
+    subject: str
+    data: bytes
+    attempts: int
+    created_at: datetime
+    next_attempt: datetime | None
+    last_reply: str | None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:" and not url.startswith("sqlite:///:memory:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _entry_row(entry: Entry, now: datetime) -> dict[str, Any]:
+    return {
+        "key": entry.key,
+        "title": entry.title,
+        "link": entry.link,
+        "abstract": entry.abstract,
+        "authors": list(entry.authors),
+        "categories": list(entry.categories),
+        "feeds": list(entry.feeds),
+        "pdf_link": entry.pdf_link,
+        "popularity": entry.popularity,
+        "arxiv_id": entry.arxiv_id,
+        "version": entry.version,
+        "announce_type": entry.announce_type,
+        "published": entry.published,
+        "first_seen": entry.first_seen or now,
+        "updated_at": now,
+    }
+
+
+def _entry(row: Any) -> Entry:
+    return Entry(
+        key=row.key,
+        title=row.title,
+        link=row.link,
+        published=row.published,
+        abstract=row.abstract,
+        authors=tuple(row.authors),
+        categories=tuple(row.categories),
+        feeds=tuple(row.feeds),
+        pdf_link=row.pdf_link,
+        popularity=row.popularity,
+        arxiv_id=row.arxiv_id,
+        version=row.version,
+        announce_type=row.announce_type,
+        first_seen=row.first_seen,
+    )
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Open (and on first use create) the database."""
+        engine = make_engine(url)
+        metadata.create_all(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- feeds ---------------------------------------------------------------------------
+
+    def feed_rows(self) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return {row.name: dict(row._mapping) for row in conn.execute(select(feeds))}
+
+    def save_feed_row(self, name: str, values: dict[str, Any]) -> None:
+        columns = {c.name for c in feeds.columns}
+        values = {k: v for k, v in values.items() if k in columns and k != "name"}
+        with self.engine.begin() as conn:
+            done = conn.execute(update(feeds).where(feeds.c.name == name).values(**values))
+            if done.rowcount == 0:
+                conn.execute(insert(feeds).values(name=name, **values))
+
+    # -- entries -------------------------------------------------------------------------
+
+    def upsert_entries(
+        self,
+        new: Iterable[Entry],
+        *,
+        now: datetime,
+        merge: Callable[[Entry, Entry], Entry],
+    ) -> tuple[int, int]:
+        """Store entries once under their key; a later sighting is merged in. Returns (added, merged)."""
+        batch = {}
+        for entry in new:
+            batch[entry.key] = merge(batch[entry.key], entry) if entry.key in batch else entry
+        if not batch:
+            return 0, 0
+        added = merged = 0
+        with self.engine.begin() as conn:
+            existing: dict[str, Entry] = {}
+            keys = list(batch)
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                for row in conn.execute(select(entries).where(entries.c.key.in_(chunk))):
+                    existing[row.key] = _entry(row)
+            inserts = []
+            for key, entry in batch.items():
+                old = existing.get(key)
+                if old is None:
+                    inserts.append(_entry_row(entry, now))
+                    added += 1
+                    continue
+                combined = merge(old, entry)
+                if combined != old:
+                    row = _entry_row(combined, now)
+                    row["first_seen"] = old.first_seen or now
+                    del row["key"]
+                    conn.execute(update(entries).where(entries.c.key == key).values(**row))
+                    merged += 1
+            if inserts:
+                conn.execute(insert(entries), inserts)
+        return added, merged
+
+    def entries_since(self, since: datetime) -> list[Entry]:
+        """Entries published, or first seen, at or after ``since``."""
+        query = select(entries).where(
+            or_(entries.c.published >= since, entries.c.first_seen >= since)
+        )
+        with self.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def all_entries(self) -> list[Entry]:
+        with self.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(select(entries))]
+
+    def entry_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(entries)).scalar_one())
+
+    # -- what each subscriber already has -----------------------------------------------
+
+    def taken_entries(self, subscriber: str) -> set[str]:
+        """Keys of entries in this subscriber's pending, sending, deferred or sent digests."""
+        query = (
+            select(outbox_entries.c.entry_key)
+            .join(outbox, outbox.c.id == outbox_entries.c.outbox_id)
+            .where(outbox_entries.c.subscriber == subscriber.lower())
+            .where(outbox.c.status.in_(ACTIVE_STATUSES))
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def delivered_entries(self, subscriber: str) -> set[str]:
+        query = (
+            select(outbox_entries.c.entry_key)
+            .join(outbox, outbox.c.id == outbox_entries.c.outbox_id)
+            .where(outbox_entries.c.subscriber == subscriber.lower())
+            .where(outbox.c.status == "sent")
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def last_digest_at(self, subscriber: str) -> datetime | None:
+        """When this subscriber's latest digest that was not abandoned was composed."""
+        query = select(func.max(outbox.c.created_at)).where(
+            outbox.c.subscriber == subscriber.lower(), outbox.c.status.in_(ACTIVE_STATUSES)
+        )
+        with self.engine.connect() as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        if isinstance(value, str):  # func.max bypasses the column type on SQLite
+            value = datetime.fromisoformat(value)
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def claim_run(self, schedule: str, period: str, now: datetime) -> int | None:
+        """Start the run (schedule, period) once: None when another process already has it."""
+        try:
+            with self.engine.begin() as conn:
+                result = conn.execute(
+                    insert(runs).values(
+                        schedule=schedule, period=period, started_at=now, status="composing"
+                    )
+                )
+                return int(result.inserted_primary_key[0])
+        except IntegrityError:
+            return None
+
+    def finish_run(self, run_id: int, now: datetime, status: str, summary: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(finished_at=now, status=status, summary=summary)
+            )
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        """The latest run of each schedule."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).order_by(runs.c.id))
+            return {row.schedule: dict(row._mapping) for row in rows}
+
+    # -- outbox --------------------------------------------------------------------------
+
+    def enqueue(self, run_id: int, messages: Sequence[Message], now: datetime) -> int:
+        """Write a batch of composed digests as pending rows, in one transaction."""
+        if not messages:
+            return 0
+        with self.engine.begin() as conn:
+            return self._enqueue(conn, run_id, messages, now)
+
+    def _enqueue(
+        self, conn: Connection, run_id: int, messages: Sequence[Message], now: datetime
+    ) -> int:
+        count = 0
+        for message in messages:
+            result = conn.execute(
+                insert(outbox).values(
+                    run_id=run_id,
+                    subscriber=message.recipient.lower(),
+                    status="pending",
+                    message_id=message.message_id,
+                    subject=message.subject,
+                    data=zlib.compress(message.data, 6),
+                    created_at=now,
+                    attempts=0,
+                    item_count=len(message.entry_keys),
+                    size=len(message.data),
+                )
+            )
+            outbox_id = int(result.inserted_primary_key[0])
+            if message.entry_keys:
+                conn.execute(
+                    insert(outbox_entries),
+                    [
+                        {
+                            "outbox_id": outbox_id,
+                            "entry_key": key,
+                            "subscriber": message.recipient.lower(),
+                        }
+                        for key in dict.fromkeys(message.entry_keys)
+                    ],
+                )
+            count += 1
+        return count
+
+    def claim(self, now: datetime, lease: timedelta, limit: int, *, ignore_backoff: bool = False
+              ) -> list[OutboxRow]:
+        """Take up to ``limit`` rows that are due, marking them ``sending`` until the lease expires.
+
+        A row whose lease expired (its sender died) is due again.
+        """
+        due = or_(
+            outbox.c.status == "pending",
+            and_(outbox.c.status == "sending", outbox.c.lease_expires < now),
+            and_(
+                outbox.c.status == "deferred",
+                or_(outbox.c.next_attempt <= now, outbox.c.next_attempt.is_(None))
+                if not ignore_backoff
+                else outbox.c.status == "deferred",
+            ),
+        )
+        query = select(outbox).where(due).order_by(outbox.c.id).limit(limit)
+        if self.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claimed: list[OutboxRow] = []
+        with self.engine.begin() as conn:
+            for row in conn.execute(query).all():
+                # The status check makes the claim safe even without row locks (SQLite).
+                done = conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == row.id, outbox.c.status == row.status)
+                    .values(
+                        status="sending",
+                        lease_expires=now + lease,
+                        attempts=row.attempts + 1,
+                    )
+                )
+                if done.rowcount == 1:
+                    claimed.append(
+                        OutboxRow(
+                            id=row.id,
+                            run_id=row.run_id,
+                            subscriber=row.subscriber,
+                            status="sending",
+                            message_id=row.message_id,
+                            subject=row.subject,
+                            data=zlib.decompress(row.data),
+                            attempts=row.attempts + 1,
+                            created_at=row.created_at,
+                            next_attempt=row.next_attempt,
+                            last_reply=row.last_reply,
+                        )
+                    )
+        return claimed
+
+    def mark(
+        self,
+        outbox_id: int,
+        status: str,
+        *,
+        now: datetime,
+        reply: str,
+        next_attempt: datetime | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": status, "last_reply": reply, "lease_expires": None}
+        if status == "sent":
+            values["sent_at"] = now
+        if status == "deferred":
+            values["next_attempt"] = next_attempt
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(**values))
+
+    def make_deferred_due(self, now: datetime) -> int:
+        """For an operator who fixed the relay: retry every deferred row now."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(outbox).where(outbox.c.status == "deferred").values(next_attempt=now)
+            )
+            return int(done.rowcount)
+
+    def outbox_counts(self) -> dict[str, int]:
+        query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        with self.engine.connect() as conn:
+            return {status: int(count) for status, count in conn.execute(query)}
+
+    def outbox_rows(self, subscriber: str | None = None) -> list[OutboxRow]:
+        query = select(outbox).order_by(outbox.c.id)
+        if subscriber:
+            query = query.where(outbox.c.subscriber == subscriber.lower())
+        with self.engine.connect() as conn:
+            return [
+                OutboxRow(
+                    id=row.id,
+                    run_id=row.run_id,
+                    subscriber=row.subscriber,
+                    status=row.status,
+                    message_id=row.message_id,
+                    subject=row.subject,
+                    data=zlib.decompress(row.data),
+                    attempts=row.attempts,
+                    created_at=row.created_at,
+                    next_attempt=row.next_attempt,
+                    last_reply=row.last_reply,
+                )
+                for row in conn.execute(query)
+            ]
+
+    # -- suppressions --------------------------------------------------------------------
+
+    def suppress(self, email: str, reason: str, at: datetime) -> None:
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                select(suppressions.c.email).where(suppressions.c.email == email.lower())
+            ).first()
+            if exists is None:
+                conn.execute(insert(suppressions).values(email=email.lower(), reason=reason, since=at))
+
+    def unsuppress(self, email: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(suppressions).where(suppressions.c.email == email.lower()))
+
+    def is_suppressed(self, email: str) -> bool:
+        return email.lower() in self.suppressed()
+
+    def suppressed(self) -> dict[str, tuple[str, datetime]]:
+        with self.engine.connect() as conn:
+            return {
+                row.email: (row.reason, row.since) for row in conn.execute(select(suppressions))
+            }

@@ -1,0 +1,191 @@
+"""Shared fixtures: a project folder with config, a real SMTP server and a real HTTP server."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from newsletter.demo import sample_feed
+
+NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+
+MAIN_YAML = """\
+title: Test Digest
+sender: Test Digest <digest@example.org>
+base_url: https://digest.example.org/news
+database: sqlite:///state/test.db
+feeds:
+  - name: sample
+    url: sample-feed.atom
+schedules:
+  daily: "0 7 * * *"
+digest:
+  max_items: 25
+  lookback_days: 7
+"""
+
+SUBSCRIBERS_YAML = """\
+topics:
+  ssl:
+    title: Self-supervised learning
+    query: self-supervised OR "contrastive learning"
+  speech:
+    title: Speech synthesis
+    query: speech AND (synthesis OR TTS OR generation)
+subscribers:
+  - email: alice@example.org
+    name: Alice Example
+    schedule: daily
+    topics: [ssl]
+  - email: bob@example.org
+    schedule: daily
+    topics: [speech]
+  - email: nobody@example.org
+    schedule: daily
+    topics:
+      - title: Nothing at all
+        query: zyzzyva
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Project:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config" / "newsletter.yaml"
+
+    @property
+    def subscribers(self) -> Path:
+        return self.root / "config" / "subscribers.yaml"
+
+    def write(self, main: str = MAIN_YAML, subscribers: str = SUBSCRIBERS_YAML) -> None:
+        self.config.write_text(main, encoding="utf-8")
+        self.subscribers.write_text(subscribers, encoding="utf-8")
+
+    def env_file(self, **values: str) -> Path:
+        path = self.root / ".env"
+        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
+        return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A project folder with config, the sample feed dated before NOW, and a clean environment."""
+    for key in list(__import__("os").environ):
+        if key.startswith(("SMTP_", "NEWSLETTER_", "DKIM_")):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config").mkdir()
+    proj = Project(tmp_path)
+    proj.write()
+    (tmp_path / "config" / "sample-feed.atom").write_text(sample_feed(NOW), encoding="utf-8")
+    return proj
+
+
+@dataclass
+class Sink:
+    """What a real SMTP server received."""
+
+    host: str
+    port: int
+    envelopes: list[Any] = field(default_factory=list)
+
+    def messages(self) -> list[EmailMessage]:
+        return [
+            message_from_bytes(e.content, policy=policy.default)  # type: ignore[misc]
+            for e in self.envelopes
+        ]
+
+    def recipients(self) -> list[str]:
+        return [r for e in self.envelopes for r in e.rcpt_tos]
+
+
+class _Collect:
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.sink.envelopes.append(envelope)
+        return "250 2.0.0 OK queued"
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[Sink]:
+    """A real aiosmtpd server on 127.0.0.1 that keeps every message."""
+    port = free_port()
+    sink = Sink("127.0.0.1", port)
+    controller = Controller(_Collect(sink), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@dataclass
+class HttpFiles:
+    base: str
+    files: dict[str, tuple[bytes, str]]
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def http_files() -> Iterator[HttpFiles]:
+    """A real HTTP server on 127.0.0.1 serving in-memory files; records request paths."""
+    served = HttpFiles("", {})
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            served.requests.append(self.path)
+            found = served.files.get(self.path)
+            if found is None:
+                self.send_error(404)
+                return
+            body, ctype = found
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    served.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def wait_for(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
