@@ -363,6 +363,10 @@ class SmtpSender:
                 )
             else:
                 smtp = smtplib.SMTP(s.host, s.port, self._ehlo_name, timeout=s.timeout)
+            # TLS splits a message into 16 KiB records; with Nagle on, the last small record
+            # waits for the server's delayed ACK (~40 ms) on every reused session.
+            if smtp.sock is not None:
+                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             step = "EHLO"
             smtp.ehlo_or_helo_if_needed()
             if s.security == "starttls":
