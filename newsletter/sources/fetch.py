@@ -1,0 +1,258 @@
+"""Fetch every due feed concurrently and turn each into a ``FetchOutcome``.
+
+Downloads run on an asyncio loop (bounded by ``concurrency``); parsing runs in
+worker processes with a wall-clock limit. Whatever goes wrong with one feed
+becomes that feed's ``error`` outcome; the others carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import httpx
+
+from newsletter.sources import politeness, retrieve
+from newsletter.sources.model import FeedSpec, FeedState, FetchOutcome
+from newsletter.sources.parse import ParseResult
+from newsletter.sources.retrieve import Download, FetchError
+from newsletter.sources.worker import ParseJob, ParserPool
+
+log = logging.getLogger(__name__)
+
+PARSE_TIMEOUT = 20.0
+"""Seconds one document may take to parse before its worker is killed."""
+
+
+def fetch_feeds(
+    feeds: Sequence[tuple[FeedSpec, FeedState | None]],
+    *,
+    now: Callable[[], datetime],
+    concurrency: int = 8,
+    timeout: float = 30.0,
+    max_bytes: int = 20_000_000,
+    force: bool = False,
+    progress: Callable[[FetchOutcome], None] | None = None,
+    parse_timeout: float = PARSE_TIMEOUT,
+    parse_workers: int | None = None,
+) -> list[FetchOutcome]:
+    """Fetch the due feeds; one outcome per input feed, in input order.
+
+    ``now`` is the clock (inject one in tests). ``timeout`` bounds each download as a
+    whole (connect, redirects, body), ``max_bytes`` its decompressed size. ``force``
+    fetches feeds that are not due yet or disabled. ``progress`` is called once per
+    feed as it finishes. Feeds with state ``None`` have never been fetched.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    run = _Run(
+        now=now,
+        concurrency=concurrency,
+        timeout=timeout,
+        max_bytes=max_bytes,
+        force=force,
+        progress=progress,
+        parse_timeout=parse_timeout,
+        parse_workers=parse_workers or min(concurrency, os.cpu_count() or 1),
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run.all(feeds))
+    # Called from async code: run our own loop in a helper thread.
+    with ThreadPoolExecutor(1) as helper:
+        return helper.submit(asyncio.run, run.all(feeds)).result()
+
+
+class _Run:
+    def __init__(
+        self,
+        *,
+        now: Callable[[], datetime],
+        concurrency: int,
+        timeout: float,
+        max_bytes: int,
+        force: bool,
+        progress: Callable[[FetchOutcome], None] | None,
+        parse_timeout: float,
+        parse_workers: int,
+    ) -> None:
+        self._clock = now
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.force = force
+        self.progress = progress
+        self.parse_timeout = parse_timeout
+        self.parse_workers = parse_workers
+
+    def now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+    async def all(self, feeds: Sequence[tuple[FeedSpec, FeedState | None]]) -> list[FetchOutcome]:
+        semaphore = asyncio.Semaphore(self.concurrency)
+        # Generous per-step limits; the whole-download deadline is enforced in retrieve.
+        limits = httpx.Limits(
+            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+        )
+        timeouts = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
+        memory_limit = max(1 << 30, 64 * self.max_bytes)
+        pool = ParserPool(self.parse_workers, timeout=self.parse_timeout, memory_limit=memory_limit)
+        # Parses block on a worker, so they get threads of their own.
+        threads = ThreadPoolExecutor(self.parse_workers, thread_name_prefix="parse")
+        with pool, threads:
+            async with httpx.AsyncClient(
+                headers={"User-Agent": retrieve.USER_AGENT, "Accept": retrieve.ACCEPT},
+                timeout=timeouts,
+                limits=limits,
+                follow_redirects=False,
+            ) as client:
+                tasks = [
+                    self._guarded(client, semaphore, pool, threads, spec, state)
+                    for spec, state in feeds
+                ]
+                return list(await asyncio.gather(*tasks))
+
+    async def _guarded(
+        self,
+        client: httpx.AsyncClient,
+        semaphore: asyncio.Semaphore,
+        pool: ParserPool,
+        threads: ThreadPoolExecutor,
+        spec: FeedSpec,
+        state: FeedState | None,
+    ) -> FetchOutcome:
+        state = state or FeedState(url=spec.url)
+        try:
+            outcome = await self._one(client, semaphore, pool, threads, spec, state)
+        except Exception as exc:  # a bug must cost one feed, not the run
+            log.exception("unexpected error while fetching feed %s", spec.name)
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            new_state = politeness.failed(state, now=self.now(), message=message)
+            outcome = FetchOutcome(spec.name, "error", (), new_state, message)
+        if self.progress is not None:
+            self.progress(outcome)
+        return outcome
+
+    async def _one(
+        self,
+        client: httpx.AsyncClient,
+        semaphore: asyncio.Semaphore,
+        pool: ParserPool,
+        threads: ThreadPoolExecutor,
+        spec: FeedSpec,
+        state: FeedState,
+    ) -> FetchOutcome:
+        started = self.now()
+        if not self.force:
+            if state.disabled:
+                return FetchOutcome(spec.name, "skipped", (), state, f"disabled: {state.disabled}")
+            if state.next_fetch_after is not None and state.next_fetch_after > started:
+                when = state.next_fetch_after.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                return FetchOutcome(spec.name, "skipped", (), state, f"not due until {when}")
+        try:
+            async with semaphore:
+                answer = await self._download(client, state)
+        except FetchError as exc:
+            message = str(exc)
+            new_state = politeness.failed(state, now=self.now(), message=message)
+            return FetchOutcome(spec.name, "error", (), new_state, message)
+        now = self.now()
+        url = answer.moved_to or state.url
+        moved = f" (moved permanently to {answer.moved_to})" if answer.moved_to else ""
+        if answer.status == 304:
+            new_state = politeness.succeeded(
+                state,
+                now=now,
+                url=url,
+                entry_count=0,
+                etag=answer.headers.get("etag") or state.etag,
+                last_modified=answer.headers.get("last-modified") or state.last_modified,
+                cache_control=answer.headers.get("cache-control"),
+            )
+            return FetchOutcome(spec.name, "not_modified", (), new_state, "not modified" + moved)
+        if answer.status != 200:
+            return self._http_failure(spec, state, answer, now, url)
+        job = ParseJob(
+            body=answer.body,
+            content_type=answer.headers.get("content-type"),
+            location=answer.url if retrieve.is_http(answer.url) else _file_url(answer.url),
+            spec=spec,
+            now=now,
+        )
+        loop = asyncio.get_running_loop()
+        result: ParseResult = await loop.run_in_executor(threads, pool.parse, job)
+        if result.error is not None:
+            new_state = politeness.failed(state, now=now, message=result.error, url=url)
+            return FetchOutcome(spec.name, "error", (), new_state, result.error + moved)
+        new_state = politeness.succeeded(
+            state,
+            now=now,
+            url=url,
+            entry_count=len(result.entries),
+            etag=answer.headers.get("etag"),
+            last_modified=answer.headers.get("last-modified"),
+            cache_control=answer.headers.get("cache-control"),
+        )
+        message = f"{len(result.entries)} entries"
+        if result.skipped:
+            message += f" ({result.skipped} left out by announce type)"
+        return FetchOutcome(
+            spec.name, "new", result.entries, new_state, message + moved, result.warnings
+        )
+
+    async def _download(self, client: httpx.AsyncClient, state: FeedState) -> Download:
+        path = retrieve.local_path(state.url)
+        if path is not None:
+            return await asyncio.to_thread(
+                retrieve.read_file,
+                path,
+                last_modified=state.last_modified,
+                max_bytes=self.max_bytes,
+            )
+        if not retrieve.is_http(state.url):
+            scheme = state.url.split(":", 1)[0]
+            raise FetchError(f"unsupported URL scheme {scheme!r} (use http, https, file or a path)")
+        return await retrieve.download(
+            client,
+            state.url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            max_bytes=self.max_bytes,
+            timeout=self.timeout,
+        )
+
+    def _http_failure(
+        self, spec: FeedSpec, state: FeedState, answer: Download, now: datetime, url: str
+    ) -> FetchOutcome:
+        reason = f"HTTP {answer.status} {answer.reason}".strip()
+        if answer.status == 410:
+            message = (
+                f"{reason}: the publisher has removed this feed; it is no longer fetched "
+                "(remove it from the config, or fetch with --force to try again)"
+            )
+            new_state = politeness.failed(state, now=now, message=message, url=url, disable=True)
+            return FetchOutcome(spec.name, "error", (), new_state, message)
+        not_before = None
+        if answer.status in (429, 503):
+            not_before = politeness.retry_after(answer.headers.get("retry-after"), now)
+        message = reason
+        if not_before is not None:
+            message += f" (server asks to retry after {not_before:%Y-%m-%d %H:%M:%S} UTC)"
+        new_state = politeness.failed(
+            state, now=now, message=message, url=url, not_before=not_before
+        )
+        return FetchOutcome(spec.name, "error", (), new_state, message)
+
+
+def _file_url(path: str) -> str:
+    from pathlib import Path
+
+    try:
+        return Path(path).resolve().as_uri()
+    except (OSError, ValueError):
+        return "file:///"

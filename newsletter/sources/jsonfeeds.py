@@ -1,0 +1,160 @@
+"""JSON sources: JSON Feed 1.0/1.1 and the Hugging Face Daily Papers API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from newsletter import records
+from newsletter.sources import keys, text
+from newsletter.sources.model import FeedSpec
+
+HF_PAPER_URL = "https://huggingface.co/papers/{id}"
+
+
+class NotAFeed(ValueError):
+    """The document is not in the format the feed's type promises."""
+
+
+def looks_like_json(body: bytes, content_type: str | None) -> bool:
+    if content_type and "json" in content_type.lower():
+        return True
+    head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head[:1] in (b"{", b"[")
+
+
+def load_json(body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise NotAFeed(f"not valid JSON: {exc}") from None
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """An ISO 8601 / RFC 3339 timestamp as aware UTC, or None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _names(authors: object) -> tuple[str, ...]:
+    if isinstance(authors, Mapping):
+        authors = [authors]
+    if not isinstance(authors, list):
+        return ()
+    names = (text.one_line(_str(a.get("name"))) for a in authors if isinstance(a, Mapping))
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def parse_json_feed(data: Any, spec: FeedSpec, now: datetime) -> list[records.Entry]:
+    """Entries of a JSON Feed (https://jsonfeed.org/version/1.1)."""
+    if not isinstance(data, Mapping) or "jsonfeed.org" not in _str(data.get("version")):
+        raise NotAFeed("JSON document is not a JSON Feed (no jsonfeed.org version)")
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise NotAFeed("JSON Feed has no items list")
+    feed_authors = _names(data.get("authors") or data.get("author"))
+    entries = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        link = _str(item.get("url")) or _str(item.get("external_url"))
+        guid = _str(item.get("id")) if isinstance(item.get("id"), str) else str(item.get("id", ""))
+        title = text.one_line(_str(item.get("title")))
+        if item.get("content_html") or item.get("summary"):
+            abstract = text.plain(
+                _str(item.get("summary")) or _str(item.get("content_html")), is_html=True
+            )
+        else:
+            abstract = text.plain(_str(item.get("content_text")), is_html=False)
+        if not title:
+            title = abstract[:80] or link or guid
+        arxiv = keys.parse_arxiv_id(link) or keys.parse_arxiv_id(guid)
+        doi = keys.find_doi(guid, link, _str(item.get("external_url")))
+        published = parse_datetime(item.get("date_published")) or parse_datetime(
+            item.get("date_modified")
+        )
+        tags = item.get("tags")
+        categories = (
+            tuple(dict.fromkeys(t for t in tags if isinstance(t, str)))
+            if isinstance(tags, list)
+            else ()
+        )
+        pdf = next(
+            (
+                _str(a.get("url"))
+                for a in item.get("attachments") or []
+                if isinstance(a, Mapping) and _str(a.get("mime_type")) == "application/pdf"
+            ),
+            None,
+        )
+        entries.append(
+            records.Entry(
+                key=keys.canonical_key(
+                    arxiv_id=arxiv[0] if arxiv else None, doi=doi, link=link, guid=guid,
+                    fallback=f"{spec.name}\n{title}\n{abstract[:200]}",
+                ),
+                title=title,
+                link=link,
+                published=published or now,
+                abstract=abstract,
+                authors=_names(item.get("authors") or item.get("author")) or feed_authors,
+                categories=categories,
+                feeds=(spec.name,),
+                pdf_link=pdf or (keys.arxiv_pdf_link(arxiv[0]) if arxiv else None),
+                arxiv_id=arxiv[0] if arxiv else None,
+                version=arxiv[1] if arxiv else None,
+                first_seen=now,
+            )
+        )  # fmt: skip
+    return entries
+
+
+def parse_hf_daily_papers(data: Any, spec: FeedSpec, now: datetime) -> list[records.Entry]:
+    """Entries of ``https://huggingface.co/api/daily_papers`` (a JSON array of papers)."""
+    if not isinstance(data, list):
+        raise NotAFeed("Hugging Face daily papers: expected a JSON array of papers")
+    entries = []
+    for item in data:
+        paper = item.get("paper") if isinstance(item, Mapping) else None
+        if not isinstance(paper, Mapping):
+            continue
+        parsed = keys.parse_arxiv_id(_str(paper.get("id")))
+        if not parsed:
+            continue
+        arxiv_id, version = parsed
+        upvotes = paper.get("upvotes")
+        title = text.one_line(_str(paper.get("title")) or _str(item.get("title")))
+        entries.append(
+            records.Entry(
+                key=keys.canonical_key(arxiv_id=arxiv_id),
+                title=title or arxiv_id,
+                link=HF_PAPER_URL.format(id=arxiv_id),
+                published=parse_datetime(paper.get("publishedAt"))
+                or parse_datetime(item.get("publishedAt"))
+                or now,
+                abstract=text.plain(_str(paper.get("summary")), is_html=False),
+                authors=_names(paper.get("authors")),
+                feeds=(spec.name,),
+                pdf_link=keys.arxiv_pdf_link(arxiv_id),
+                popularity=upvotes
+                if isinstance(upvotes, int) and not isinstance(upvotes, bool)
+                else None,
+                arxiv_id=arxiv_id,
+                version=version,
+                first_seen=now,
+            )
+        )
+    return entries

@@ -1,0 +1,198 @@
+"""Parse one downloaded document into entries: RSS/Atom (feedparser), JSON Feed, HF, arXiv.
+
+``parse_document`` never raises on bad input: whatever a publisher sends becomes
+entries, warnings, or an error message for that feed. It runs inside a worker
+process (see ``worker``) so a pathological document can be stopped by the clock.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from newsletter import records
+from newsletter.sources import arxiv, jsonfeeds, keys, text
+from newsletter.sources.merge import combine
+from newsletter.sources.model import FeedSpec
+
+MAX_ABSTRACT_CHARS = 20_000
+"""Blog feeds may put whole articles in their summaries; an abstract is kept short."""
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+"""Bozo reasons that say nothing about the entries (a missing or odd Content-Type)."""
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """The entries of one document, or why there are none."""
+
+    entries: tuple[records.Entry, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+    skipped: int = 0
+    """Entries left out on purpose (arXiv announce types not configured)."""
+
+
+def parse_document(
+    body: bytes, *, content_type: str | None, location: str, spec: FeedSpec, now: datetime
+) -> ParseResult:
+    """Entries from a feed document; errors are returned, never raised."""
+    try:
+        return _parse(body, content_type, location, spec, now)
+    except jsonfeeds.NotAFeed as exc:
+        return ParseResult(error=str(exc))
+    except Exception as exc:  # hostile input must not stop the run; report it per feed
+        return ParseResult(error=f"could not parse the feed ({type(exc).__name__}: {exc})"[:500])
+
+
+def _parse(
+    body: bytes, content_type: str | None, location: str, spec: FeedSpec, now: datetime
+) -> ParseResult:
+    if not body.strip():
+        return ParseResult(error="the feed is empty (0 bytes of content)")
+    if spec.type == "hf-daily-papers":
+        entries = jsonfeeds.parse_hf_daily_papers(jsonfeeds.load_json(body), spec, now)
+        return ParseResult(entries=tuple(combine(entries)))
+    if jsonfeeds.looks_like_json(body, content_type):
+        entries = jsonfeeds.parse_json_feed(jsonfeeds.load_json(body), spec, now)
+        return ParseResult(entries=tuple(combine(entries)))
+    return _parse_xml(body, content_type, location, spec, now)
+
+
+def _parse_xml(
+    body: bytes, content_type: str | None, location: str, spec: FeedSpec, now: datetime
+) -> ParseResult:
+    headers = {"content-location": location}
+    if content_type:
+        headers["content-type"] = content_type
+    # Bytes in a stream: given a str, feedparser would fetch URLs or open paths itself.
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    warnings: list[str] = []
+    if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _BENIGN):
+        problem = f"{type(parsed.get('bozo_exception')).__name__}: {parsed.get('bozo_exception')}"
+        if not parsed.entries:
+            return ParseResult(error=f"not a readable feed ({problem})"[:500])
+        warnings.append(f"malformed feed, entries read anyway ({problem})"[:500])
+    if not parsed.entries and not parsed.get("version"):
+        return ParseResult(error="not an RSS, Atom or JSON feed")
+    entries = [_entry(e, spec, now) for e in parsed.entries]
+    kept = [e for e in entries if _wanted(e, spec)]
+    return ParseResult(
+        entries=tuple(combine(kept)), warnings=tuple(warnings), skipped=len(entries) - len(kept)
+    )
+
+
+def _wanted(entry: records.Entry, spec: FeedSpec) -> bool:
+    if spec.type != "arxiv" or entry.announce_type is None:
+        return True
+    return entry.announce_type in spec.announce_types
+
+
+def _date(e: Mapping[str, Any]) -> datetime | None:
+    for name in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = e.get(name)
+        if isinstance(value, time.struct_time):
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _is_html(detail: object) -> bool:
+    return isinstance(detail, Mapping) and detail.get("type") in _HTML_TYPES
+
+
+def _summary(e: Mapping[str, Any]) -> str:
+    summary = e.get("summary")
+    if isinstance(summary, str) and summary.strip():
+        result = text.plain(summary, is_html=_is_html(e.get("summary_detail")))
+    else:
+        contents = e.get("content") or []
+        first = contents[0] if contents and isinstance(contents[0], Mapping) else {}
+        result = text.plain(str(first.get("value", "")), is_html=_is_html(first))
+    if len(result) > MAX_ABSTRACT_CHARS:
+        result = result[:MAX_ABSTRACT_CHARS].rsplit(" ", 1)[0] + " …"
+    return result
+
+
+def _authors(e: Mapping[str, Any]) -> list[str]:
+    names = [a.get("name", "") for a in e.get("authors") or [] if isinstance(a, Mapping)]
+    names = [n for n in names if isinstance(n, str) and n.strip()]
+    if not names and isinstance(e.get("author"), str):
+        names = [e["author"]]
+    return [text.one_line(n) for n in names]
+
+
+def _pdf_link(e: Mapping[str, Any]) -> str | None:
+    for link in e.get("links") or []:
+        if isinstance(link, Mapping) and link.get("type") == "application/pdf":
+            href = link.get("href")
+            if isinstance(href, str) and href:
+                return href
+    return None
+
+
+def _text_field(e: Mapping[str, Any], name: str) -> str:
+    value = e.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _entry(e: Mapping[str, Any], spec: FeedSpec, now: datetime) -> records.Entry:
+    link = _text_field(e, "link")
+    guid = _text_field(e, "id")
+    title = text.one_line(str(e.get("title", "")), is_html=_is_html(e.get("title_detail")))
+    abstract = _summary(e)
+    authors = _authors(e)
+    categories = tuple(
+        dict.fromkeys(
+            t["term"].strip()
+            for t in e.get("tags") or []
+            if isinstance(t, Mapping) and isinstance(t.get("term"), str) and t["term"].strip()
+        )
+    )
+    found = keys.parse_arxiv_id(guid) or keys.parse_arxiv_id(link)
+    arxiv_id, version = found if found else (None, None)
+    announce: str | None = None
+    is_arxiv = spec.type == "arxiv" or guid.lower().startswith("oai:arxiv.org:")
+    if is_arxiv:
+        abstract, prefix_id, prefix_version, announce = arxiv.split_prefix(abstract)
+        if not arxiv_id and prefix_id:
+            found = keys.parse_arxiv_id(prefix_id)
+            arxiv_id = found[0] if found else None
+        version = version or prefix_version
+        explicit = e.get("arxiv_announce_type")
+        if isinstance(explicit, str) and explicit.strip():
+            announce = explicit.strip().lower()
+        authors = list(arxiv.split_authors(authors))
+    doi = None
+    if not arxiv_id:
+        doi = keys.find_doi(e.get("prism_doi"), e.get("dc_identifier"), guid, link)
+    if not title:
+        title = abstract[:80] or link or guid or "(untitled)"
+    return records.Entry(
+        key=keys.canonical_key(
+            arxiv_id=arxiv_id, doi=doi, link=link, guid=guid,
+            fallback=f"{spec.name}\n{title}\n{abstract[:200]}",
+        ),
+        title=title,
+        link=(keys.arxiv_abs_link(arxiv_id) if is_arxiv and arxiv_id else link),
+        published=_date(e) or now,
+        abstract=abstract,
+        authors=tuple(dict.fromkeys(authors)),
+        categories=categories,
+        feeds=(spec.name,),
+        pdf_link=_pdf_link(e) or (keys.arxiv_pdf_link(arxiv_id) if arxiv_id else None),
+        arxiv_id=arxiv_id,
+        version=version,
+        announce_type=announce,
+        first_seen=now,
+    )  # fmt: skip

@@ -1,0 +1,223 @@
+"""Download one feed politely and safely: conditional GET, size cap, bounded time.
+
+Redirects are followed by hand so that a permanent one can update the stored URL and
+one to a non-http(s) scheme is refused. Bodies are decompressed here, not by httpx,
+so the size cap applies to the decompressed bytes with a bounded output per step
+(a gzip bomb stops at the cap instead of inflating in one go).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+import stat
+import zlib
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from urllib.parse import urljoin, urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+import newsletter
+
+USER_AGENT = f"newsletter/{newsletter.__version__} (+{newsletter.PROJECT_URL})"
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/feed+json, application/json;q=0.9,"
+    " application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
+)
+MAX_REDIRECTS = 5
+_REDIRECTS = {301, 302, 303, 307, 308}
+_PERMANENT = {301, 308}
+
+
+class FetchError(Exception):
+    """Why one feed could not be downloaded, in words for the operator."""
+
+
+@dataclass(frozen=True)
+class Download:
+    status: int
+    url: str
+    """The URL finally answered."""
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Lower-cased response headers."""
+    moved_to: str | None = None
+    """The new URL to remember after permanent redirects (301/308) only."""
+    reason: str = ""
+
+
+def is_http(url: str) -> bool:
+    return urlsplit(url).scheme.lower() in ("http", "https")
+
+
+def local_path(url: str) -> str | None:
+    """The filesystem path of a ``file://`` URL or plain path; None for other schemes."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "file":
+        return url2pathname(parts.path)
+    if parts.scheme == "" or (len(parts.scheme) == 1 and os.name == "nt"):
+        return url
+    return None
+
+
+def mb(size: int) -> str:
+    return f"{size / 1_000_000:g} MB"
+
+
+class _Decoder:
+    """Content-Encoding decoder whose output per step never exceeds what is left."""
+
+    def __init__(self, encoding: str) -> None:
+        encoding = encoding.strip().lower()
+        if encoding in ("", "identity"):
+            self._zlib = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS)
+            self._deflate_first = True
+        else:
+            raise FetchError(f"the server used an unsupported Content-Encoding {encoding!r}")
+        self.total = 0
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        if self._zlib is None:
+            self.total += len(data)
+            if self.total > limit:
+                raise FetchError(f"the response is larger than the {mb(limit)} limit")
+            return data
+        out = bytearray()
+        try:
+            while data:
+                room = limit - self.total
+                piece = self._zlib.decompress(data, room + 1)
+                self.total += len(piece)
+                if self.total > limit:
+                    raise FetchError(
+                        f"the response is larger than the {mb(limit)} limit once decompressed"
+                    )
+                out += piece
+                data = self._zlib.unconsumed_tail
+                if not piece and data:  # pragma: no cover - zlib made no progress
+                    break
+        except zlib.error as exc:
+            if getattr(self, "_deflate_first", False) and self.total == 0:
+                # Some servers send raw deflate without the zlib header.
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._deflate_first = False
+                return self.feed(data, limit)
+            raise FetchError(f"the compressed response is corrupt ({exc})") from None
+        self._deflate_first = False
+        return bytes(out)
+
+
+async def download(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    etag: str | None,
+    last_modified: str | None,
+    max_bytes: int,
+    timeout: float,
+) -> Download:
+    """GET ``url`` (following up to five redirects) within ``timeout`` seconds in total."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await _download(client, url, etag, last_modified, max_bytes)
+    except TimeoutError:
+        raise FetchError(f"no complete answer within {timeout:g} s (timed out)") from None
+    except httpx.TimeoutException:
+        raise FetchError(f"no complete answer within {timeout:g} s (timed out)") from None
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"invalid URL {url!r}: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise FetchError(
+            f"could not download ({type(exc).__name__}: {exc or 'no detail'})"
+        ) from None
+
+
+async def _download(
+    client: httpx.AsyncClient,
+    url: str,
+    etag: str | None,
+    last_modified: str | None,
+    max_bytes: int,
+) -> Download:
+    headers = {"Accept-Encoding": "gzip, deflate"}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    moved_to: str | None = None
+    all_permanent = True
+    for _hop in range(MAX_REDIRECTS + 1):
+        request = client.build_request("GET", url, headers=headers)
+        response = await client.send(request, stream=True)
+        try:
+            if response.status_code in _REDIRECTS and "location" in response.headers:
+                target = urljoin(url, response.headers["location"].strip())
+                if not is_http(target):
+                    raise FetchError(f"refused a redirect to a non-http(s) URL: {target[:200]}")
+                all_permanent = all_permanent and response.status_code in _PERMANENT
+                if all_permanent:
+                    moved_to = target
+                url = target
+                continue
+            response_headers = {k.lower(): v for k, v in response.headers.items()}
+            body = b""
+            if response.status_code == 200:
+                body = await _read_body(response, max_bytes)
+            return Download(
+                status=response.status_code,
+                url=url,
+                body=body,
+                headers=response_headers,
+                moved_to=moved_to,
+                reason=response.reason_phrase,
+            )
+        finally:
+            await response.aclose()
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
+    encoding = response.headers.get("content-encoding", "")
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise FetchError(f"the response is larger than the {mb(max_bytes)} limit ({length} bytes)")
+    decoder = _Decoder(encoding)
+    chunks: list[bytes] = []
+    async for raw in response.aiter_raw():
+        chunks.append(decoder.feed(raw, max_bytes))
+    return b"".join(chunks)
+
+
+def read_file(path: str, *, last_modified: str | None, max_bytes: int) -> Download:
+    """A local feed file, treated like an HTTP answer (its mtime acts as Last-Modified)."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise FetchError(f"{path} is not a regular file")
+        stamp = formatdate(info.st_mtime, usegmt=True)
+        if last_modified == stamp:
+            return Download(status=304, url=path, headers={"last-modified": stamp})
+        if info.st_size > max_bytes:
+            raise FetchError(f"{path} is larger than the {mb(max_bytes)} limit")
+        with open(path, "rb") as handle:
+            body = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise FetchError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise FetchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(body) > max_bytes:
+        raise FetchError(f"{path} is larger than the {mb(max_bytes)} limit")
+    content_type = mimetypes.guess_type(path)[0] or ""
+    if path.endswith((".rss", ".atom")):
+        content_type = "application/xml"
+    headers = {"last-modified": stamp}
+    if content_type:
+        headers["content-type"] = content_type
+    return Download(status=200, url=path, body=body, headers=headers)
