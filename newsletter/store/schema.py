@@ -59,6 +59,8 @@ feeds = Table(
     Column("disabled", Text),
     Column("last_entry_count", Integer),
     Column("last_fetch", UTCDateTime()),
+    Column("failing_since", UTCDateTime()),
+    Column("config_url", Text),
 )
 
 entries = Table(
