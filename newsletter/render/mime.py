@@ -1,0 +1,169 @@
+"""MIME bytes built directly: headers written once per run where they can be, parts
+quoted-printable encoded piece by piece so shared pieces are encoded once.
+
+Header values that come from config or feeds never carry a line break into the message:
+configured values are refused up front (:class:`RenderSettings`), feed-derived text is
+flattened to one line, and addresses and URLs with control characters are refused.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+import secrets
+from datetime import UTC, datetime
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
+from urllib.parse import urlsplit
+
+from newsletter.records import Digest, Message, RenderedDigest
+from newsletter.render import textutil
+from newsletter.render.settings import RenderSettings
+
+CRLF = b"\r\n"
+_ADDR = re.compile(r"[^\s<>()\[\]\\,;:@\"]+@[^\s<>()\[\]\\,;:@\"]+")
+_MSGID = re.compile(r"<[^\s<>]+@[^\s<>]+>")
+_LIST_ID_LABEL = re.compile(r"[^a-z0-9-]+")
+
+
+class HeaderError(ValueError):
+    """A value cannot go into a mail header safely (it would inject or break a header)."""
+
+
+def qp_chunk(text: str) -> bytes:
+    """Quoted-printable for one piece, ending in a soft line break so pieces concatenate."""
+    if not text:
+        return b""
+    data = text.replace("\r\n", "\n").encode("utf-8")
+    encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
+    encoded = encoded.replace(b"\r\n", b"\n").replace(b"\n", CRLF)
+    return encoded + (b"=\r\n" if not encoded.endswith(CRLF) else b"")
+
+
+def qp_text(text: str) -> bytes:
+    """Quoted-printable for a whole part with CRLF line ends and a final line break."""
+    data = text.replace("\r\n", "\n").encode("utf-8")
+    encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
+    encoded = encoded.replace(b"\r\n", b"\n").replace(b"\n", CRLF)
+    return encoded if encoded.endswith(CRLF) else encoded + CRLF
+
+
+def encode_header(name: str, value: str) -> bytes:
+    """``Name: value`` folded to 78 columns, RFC 2047-encoded when not ASCII."""
+    value = textutil.header_safe(value)
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    folded = Header(value, charset, header_name=name).encode(linesep="\r\n")
+    return f"{name}: {folded}".encode("ascii") + CRLF
+
+
+def address(addr: str, name: str | None = None) -> str:
+    """``"Display Name" <addr>`` with the name encoded when needed; refuses unsafe addresses."""
+    if not _ADDR.fullmatch(addr) or any(ord(c) < 32 or ord(c) == 127 for c in addr):
+        raise HeaderError(f"not a usable email address: {addr!r}")
+    local, _, domain = addr.rpartition("@")
+    if not local.isascii():
+        raise HeaderError(f"non-ASCII local part needs SMTPUTF8, not supported: {addr!r}")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError as error:
+        raise HeaderError(f"bad domain in {addr!r}: {error}") from None
+    clean_name = textutil.header_safe(name or "")
+    return formataddr((clean_name, f"{local}@{domain}"), charset="utf-8")
+
+
+def header_url(url: str, schemes: tuple[str, ...]) -> str:
+    """A URL for ``List-Unsubscribe``; refuses whitespace, controls and other schemes."""
+    if any(c.isspace() or ord(c) < 32 or c in "<>\x7f" for c in url):
+        raise HeaderError(f"unsafe URL for a header: {url!r}")
+    if urlsplit(url).scheme.lower() not in schemes:
+        raise HeaderError(f"URL must use {' or '.join(schemes)}: {url!r}")
+    return url
+
+
+class MimeBuilder:
+    """Writes messages for one run; the sender and list headers are encoded once."""
+
+    def __init__(self, settings: RenderSettings) -> None:
+        name, addr = parseaddr(settings.sender)
+        self._sender_addr = addr
+        host = urlsplit(settings.base_url).hostname or "localhost"
+        label = _LIST_ID_LABEL.sub("-", settings.title.lower()).strip("-") or "digest"
+        title = textutil.header_safe(settings.title)
+        self._fixed = b"".join(
+            [
+                b"From: " + address(addr, name).encode("ascii") + CRLF,
+                encode_header("List-Id", f"{title} <{label}.{host}>"),
+                b"MIME-Version: 1.0" + CRLF,
+                b"Auto-Submitted: auto-generated" + CRLF,
+                b"Precedence: bulk" + CRLF,
+                b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" + CRLF,
+            ]
+        )
+        self._boundary = f"==newsletter-{secrets.token_hex(12)}=="
+        part = (
+            'Content-Type: text/{}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        )
+        b = self._boundary
+        self._content_type = f'Content-Type: multipart/alternative; boundary="{b}"\r\n'.encode(
+            "ascii"
+        )
+        self._text_head = f"\r\n--{b}\r\n{part.format('plain')}".encode("ascii")
+        self._html_head = f"--{b}\r\n{part.format('html')}".encode("ascii")
+        self._end = f"--{b}--\r\n".encode("ascii")
+
+    def build(
+        self,
+        digest: Digest,
+        rendered: RenderedDigest,
+        *,
+        message_id: str,
+        unsubscribe_url: str,
+        unsubscribe_mailto: str | None = None,
+        date: datetime | None = None,
+        html_qp: bytes | None = None,
+    ) -> Message:
+        """The message; ``html_qp`` is the HTML part already encoded (from cached pieces)."""
+        if not _MSGID.fullmatch(message_id):
+            raise HeaderError(f"Message-ID must look like <id@host>: {message_id!r}")
+        recipient = digest.subscriber.email
+        unsubscribe = [f"<{header_url(unsubscribe_url, ('https', 'http'))}>"]
+        if unsubscribe_mailto:
+            unsubscribe.append(f"<{header_url(unsubscribe_mailto, ('mailto',))}>")
+        moment = date or datetime.now(UTC)
+        if moment.tzinfo is None:
+            raise HeaderError("the Date header needs a timezone-aware datetime")
+        head = b"".join(
+            [
+                self._fixed,
+                b"To: " + address(recipient, digest.subscriber.name).encode("ascii") + CRLF,
+                encode_header("Subject", rendered.subject),
+                b"Date: " + format_datetime(moment).encode("ascii") + CRLF,
+                b"Message-ID: " + message_id.encode("ascii") + CRLF,
+                encode_header("List-Unsubscribe", ", ".join(unsubscribe)),
+                self._content_type,
+            ]
+        )
+        html_body = html_qp if html_qp is not None else qp_text(rendered.html)
+        if not html_body.endswith(CRLF):
+            html_body += CRLF
+        data = b"".join(
+            [
+                head,
+                self._text_head,
+                qp_text(rendered.text),
+                self._html_head,
+                html_body,
+                self._end,
+            ]
+        )
+        return Message(
+            recipient=recipient,
+            sender=self._sender_addr,
+            message_id=message_id,
+            subject=rendered.subject,
+            data=data,
+            html=rendered.html,
+            text=rendered.text,
+            entry_keys=digest.entry_keys,
+        )
