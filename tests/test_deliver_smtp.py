@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import threading
 from typing import Any
@@ -282,3 +283,16 @@ def test_insecure_remote_host_only_when_forced_and_repr_hides_password() -> None
     )
     assert "hunter2" not in repr(s)
     assert "me" in repr(s)
+
+
+def test_non_ascii_addresses_use_smtputf8_or_fail_clearly() -> None:
+    msg = dataclasses.replace(message("x@example.com"), recipient="josé@exämple.org")
+    sink = Sink()
+    with smtp_server(sink, enable_SMTPUTF8=True) as port, SmtpSender(settings(port)) as sender:
+        ok = sender.send(msg)
+    with smtp_server(Sink(), enable_SMTPUTF8=False) as port, SmtpSender(settings(port)) as sender:
+        refused = sender.send(msg)
+    assert ok.status == "sent", ok.reply
+    assert sink.count("josé@exämple.org") == 1
+    assert refused.status == "failed"
+    assert "SMTPUTF8" in refused.reply
