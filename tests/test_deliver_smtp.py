@@ -296,3 +296,22 @@ def test_non_ascii_addresses_use_smtputf8_or_fail_clearly() -> None:
     assert sink.count("josé@exämple.org") == 1
     assert refused.status == "failed"
     assert "SMTPUTF8" in refused.reply
+
+
+def test_the_rate_limit_paces_a_run() -> None:
+    slept: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:  # an injected clock: no real waiting
+        slept.append(seconds)
+        now[0] += seconds
+
+    sink = Sink()
+    with smtp_server(sink) as port:
+        s = settings(port, connections=1, rate_per_second=5)
+        with SmtpSender(s, clock=lambda: now[0], sleep=sleep) as sender:
+            results = [sender.send(message(f"p{i}@example.com", i)) for i in range(10)]
+    assert {r.status for r in results} == {"sent"}
+    # 10 messages at 5/s: the first goes at once, each later one 0.2 s after the previous.
+    assert sum(slept) == pytest.approx(1.8)
+    assert len(sink.received) == 10
