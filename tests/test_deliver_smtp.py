@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import threading
 from typing import Any
@@ -282,3 +283,35 @@ def test_insecure_remote_host_only_when_forced_and_repr_hides_password() -> None
     )
     assert "hunter2" not in repr(s)
     assert "me" in repr(s)
+
+
+def test_non_ascii_addresses_use_smtputf8_or_fail_clearly() -> None:
+    msg = dataclasses.replace(message("x@example.com"), recipient="josé@exämple.org")
+    sink = Sink()
+    with smtp_server(sink, enable_SMTPUTF8=True) as port, SmtpSender(settings(port)) as sender:
+        ok = sender.send(msg)
+    with smtp_server(Sink(), enable_SMTPUTF8=False) as port, SmtpSender(settings(port)) as sender:
+        refused = sender.send(msg)
+    assert ok.status == "sent", ok.reply
+    assert sink.count("josé@exämple.org") == 1
+    assert refused.status == "failed"
+    assert "SMTPUTF8" in refused.reply
+
+
+def test_the_rate_limit_paces_a_run() -> None:
+    slept: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:  # an injected clock: no real waiting
+        slept.append(seconds)
+        now[0] += seconds
+
+    sink = Sink()
+    with smtp_server(sink) as port:
+        s = settings(port, connections=1, rate_per_second=5)
+        with SmtpSender(s, clock=lambda: now[0], sleep=sleep) as sender:
+            results = [sender.send(message(f"p{i}@example.com", i)) for i in range(10)]
+    assert {r.status for r in results} == {"sent"}
+    # 10 messages at 5/s: the first goes at once, each later one 0.2 s after the previous.
+    assert sum(slept) == pytest.approx(1.8)
+    assert len(sink.received) == 10

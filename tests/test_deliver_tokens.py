@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from newsletter.tokens import BadToken, make_token, read_token
+from newsletter.tokens import BadToken, make_token, read_token, unsubscribe_url
 
 SECRET = "s3cret-for-tests-only"
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -76,3 +76,10 @@ def test_expiry_and_clock_skew() -> None:
 def test_an_empty_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="NEWSLETTER_SECRET"):
         make_token("a@example.com", "", now=NOW)
+
+
+def test_unsubscribe_url_carries_a_token_for_the_address() -> None:
+    url = unsubscribe_url("https://example.org/news/", "a+b@example.com", SECRET, now=NOW)
+    prefix = "https://example.org/news/unsubscribe?token="
+    assert url.startswith(prefix)
+    assert read_token(url.removeprefix(prefix), SECRET, now=NOW) == "a+b@example.com"

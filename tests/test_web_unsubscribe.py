@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from newsletter.tokens import make_token
+from newsletter.tokens import make_token, unsubscribe_url
 from newsletter.web import create_app, running
 
 SECRET = "web-test-secret"
@@ -219,3 +219,13 @@ def test_app_refuses_empty_secret_and_odd_base_path(store: MemorySuppressions) -
         create_app(secret="", suppressions=store, now=Clock())
     with pytest.raises(ValueError, match="plain URL path"):
         create_app(secret="x", suppressions=store, base_path="/a b?", now=Clock())
+
+
+def test_the_link_put_in_the_mail_works_for_one_click(store: MemorySuppressions) -> None:
+    app = create_app(secret=SECRET, suppressions=store, base_path="/news", now=Clock())
+    with running(app) as url:
+        link = unsubscribe_url(url + "/news", "dave@example.com", SECRET, now=NOW)
+        # What Gmail/Yahoo do with List-Unsubscribe-Post: a plain POST, no cookies.
+        r = httpx.post(link, data=ONE_CLICK, follow_redirects=False)
+    assert r.status_code == 200
+    assert store.is_suppressed("dave@example.com")

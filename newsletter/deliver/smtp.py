@@ -26,12 +26,21 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from types import TracebackType
+from typing import Protocol
 
 from newsletter import records
 from newsletter.deliver.retry import backoff
 from newsletter.deliver.throttle import RateLimiter
 
-__all__ = ["SendResult", "SmtpError", "SmtpSender", "SmtpSettings", "backoff", "send_many"]
+__all__ = [
+    "MessageSender",
+    "SendResult",
+    "SmtpError",
+    "SmtpSender",
+    "SmtpSettings",
+    "backoff",
+    "send_many",
+]
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +197,17 @@ class SmtpSender:
     """
 
     def __init__(
-        self, settings: SmtpSettings, *, clock: Callable[[], float] = time.monotonic
+        self,
+        settings: SmtpSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self._idle: queue.LifoQueue[_Connection] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(settings.connections)
-        self._limiter = RateLimiter(settings.rate_per_second, clock=clock)
+        self._limiter = RateLimiter(settings.rate_per_second, clock=clock, sleep=sleep)
         self._lock = threading.Lock()
         self._closed = False
         self._session_failures = 0
@@ -459,10 +472,18 @@ def _discard(smtp: smtplib.SMTP | None) -> None:
         smtp.close()
 
 
+class MessageSender(Protocol):
+    """Anything that sends one message and reports it (SmtpSender, or a test double)."""
+
+    def send(self, message: records.Message) -> SendResult: ...
+
+
 def send_many(
-    sender: SmtpSender,
+    sender: MessageSender,
     messages: Iterable[records.Message],
     on_result: Callable[[records.Message, SendResult], None],
+    *,
+    workers: int | None = None,
 ) -> None:
     """Send in parallel over the sender's pool; call ``on_result`` as each message finishes.
 
@@ -473,7 +494,8 @@ def send_many(
     large outbox stays in bounded memory. If ``on_result`` raises, no new message is
     started, the ones in flight finish, and the error propagates.
     """
-    workers = sender.settings.connections
+    if workers is None:
+        workers = sender.settings.connections if isinstance(sender, SmtpSender) else 1
 
     def task(message: records.Message) -> None:
         on_result(message, sender.send(message))
