@@ -54,24 +54,42 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     send = command("send", "fetch feeds, compose every due digest and deliver it")
-    send.add_argument("--dry-run", action="store_true",
-                      help="write each message to files instead of sending; records nothing")
-    send.add_argument("--out", metavar="DIR", type=Path, default=DEFAULT_OUT,
-                      help=f"where --dry-run writes messages (default: {DEFAULT_OUT})")
+    send.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write each message to files instead of sending; records nothing",
+    )
+    send.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"where --dry-run writes messages (default: {DEFAULT_OUT})",
+    )
     send.add_argument("--subscriber", metavar="EMAIL", help="only this subscriber")
     send.add_argument("--no-fetch", action="store_true", help="use stored entries; fetch nothing")
-    send.add_argument("--retry-deferred", action="store_true",
-                      help="retry deferred messages now, ignoring their backoff")
+    send.add_argument(
+        "--retry-deferred",
+        action="store_true",
+        help="retry deferred messages now, ignoring their backoff",
+    )
 
     fetch = command("fetch", "fetch every due feed and store new entries")
-    fetch.add_argument("--force", action="store_true",
-                       help="fetch even feeds that are not due yet (caching headers, backoff)")
+    fetch.add_argument(
+        "--force",
+        action="store_true",
+        help="fetch even feeds that are not due yet (caching headers, backoff)",
+    )
 
     command("check", "validate the configuration, topics and templates; exit 0 when all is well")
 
     demo = command("demo-feed", "write the bundled sample feed with dates ending today")
-    demo.add_argument("--out", metavar="PATH", type=Path,
-                      help="where to write it (default: sample-feed.atom beside newsletter.yaml)")
+    demo.add_argument(
+        "--out",
+        metavar="PATH",
+        type=Path,
+        help="where to write it (default: sample-feed.atom beside newsletter.yaml)",
+    )
     return parser
 
 
@@ -106,15 +124,25 @@ def cmd_send(args: argparse.Namespace) -> int:
         if args.dry_run:
             from newsletter.pipeline import dry_run
 
-            result = dry_run(app, out_dir=args.out, only=args.subscriber,
-                             fetch_first=not args.no_fetch, progress=report.fetch_progress())
+            result = dry_run(
+                app,
+                out_dir=args.out,
+                only=args.subscriber,
+                fetch_first=not args.no_fetch,
+                progress=report.fetch_progress(),
+            )
             report.print_fetch(result.fetched)
             report.print_dry_run(result)
             return EXIT_OK
         from newsletter.delivery import send
 
-        outcome = send(app, only=args.subscriber, fetch_first=not args.no_fetch,
-                       retry_deferred=args.retry_deferred, progress=report.fetch_progress())
+        outcome = send(
+            app,
+            only=args.subscriber,
+            fetch_first=not args.no_fetch,
+            retry_deferred=args.retry_deferred,
+            progress=report.fetch_progress(),
+        )
         report.print_fetch(outcome.fetched)
         report.print_send(outcome)
         return EXIT_OK if outcome.complete else EXIT_INCOMPLETE
@@ -149,7 +177,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_demo_feed(args: argparse.Namespace) -> int:
     from newsletter.demo import SAMPLE_FEED_NAME, write_sample_feed
 
-    env, path = _load(args)
+    _env, path = _load(args)
     target = args.out or path.parent / SAMPLE_FEED_NAME
     count = write_sample_feed(target, args.clock())
     print(f"Wrote {count} sample papers dated over the last 5 days to {target}")

@@ -34,8 +34,10 @@ def compose(
     """Build the digest, or None when there is nothing new (no empty mails).
 
     An entry is a candidate when it matches one of the subscriber's topics, is not
-    already in one of their digests (``taken``), and is new: published since ``since``
-    or, after the first digest, first seen since then. It appears once, in the section
+    already in one of their digests (``taken``), and is new: for a first digest,
+    published since ``since`` (the lookback); later, published or first seen after the
+    previous digest. Matches beyond ``max_items`` are dropped, not carried over, so a
+    digest never fills up with a backlog. It appears once, in the section
     of its best-scoring topic, and lists every topic it matched.
     """
     order = {topic.id: index for index, topic in enumerate(subscriber.topics)}
@@ -44,9 +46,12 @@ def compose(
     for entry in entries:
         if entry.key in taken:
             continue
-        fresh = entry.published >= since or (
-            not first_digest and entry.first_seen is not None and entry.first_seen >= since
-        )
+        if first_digest:
+            fresh = entry.published >= since
+        else:  # strictly after: whatever was known when the last digest was composed had its turn
+            fresh = entry.published > since or (
+                entry.first_seen is not None and entry.first_seen > since
+            )
         if not fresh:
             continue
         found = matches.get(entry.key, {})

@@ -97,31 +97,31 @@ def deliver_outbox(
     if retry_deferred:
         app.store.make_deferred_due(app.now())
     with SmtpSender(settings) as sender:
+        by_id: dict[str, OutboxRow] = {}
+
+        def record(message: Message, result: SendResult) -> None:
+            row = by_id[message.message_id]
+            now = app.now()
+            status = result.status
+            next_attempt = None
+            if status == "deferred":
+                if now - row.created_at > GIVE_UP_AFTER:
+                    status = "failed"
+                else:
+                    next_attempt = now + backoff(row.attempts, rng)
+            app.store.mark(row.id, status, now=now, reply=result.reply, next_attempt=next_attempt)
+            with lock:
+                setattr(outcome, status, getattr(outcome, status) + 1)
+                if status != "sent":
+                    outcome.problems.append((row.subscriber, status, result.reply))
+            if on_result is not None:
+                on_result(row, result)
+
         while True:
             rows = app.store.claim(app.now(), LEASE, limit=max(BATCH, settings.connections * 20))
             if not rows:
                 break
-            by_id = {row.message_id: row for row in rows}
-
-            def record(message: Message, result: SendResult) -> None:
-                row = by_id[message.message_id]
-                now = app.now()
-                status = result.status
-                next_attempt = None
-                if status == "deferred":
-                    if now - row.created_at > GIVE_UP_AFTER:
-                        status = "failed"
-                    else:
-                        next_attempt = now + backoff(row.attempts, rng)
-                app.store.mark(row.id, status, now=now, reply=result.reply,
-                               next_attempt=next_attempt)
-                with lock:
-                    setattr(outcome, status, getattr(outcome, status) + 1)
-                    if status != "sent":
-                        outcome.problems.append((row.subscriber, status, result.reply))
-                if on_result is not None:
-                    on_result(row, result)
-
+            by_id.update((row.message_id, row) for row in rows)
             send_many(
                 sender,
                 [
@@ -165,4 +165,3 @@ def outbox_summary(rows: Sequence[OutboxRow]) -> dict[str, int]:
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
     return counts
-

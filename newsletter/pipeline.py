@@ -214,17 +214,18 @@ def write_previews(out_dir: Path, messages: Iterable[tuple[Message, Digest]]) ->
             old.unlink()
     rows = []
     for n, (message, digest) in enumerate(messages, 1):
-        stem = out_dir / f"{n}-{safe_filename(message.recipient)}"
-        stem.with_suffix(".eml").write_bytes(message.data)
-        stem.with_suffix(".html").write_text(message.html, encoding="utf-8")
-        stem.with_suffix(".txt").write_text(message.text, encoding="utf-8")
+        stem = f"{n}-{safe_filename(message.recipient)}"
+        eml = out_dir / f"{stem}.eml"
+        eml.write_bytes(message.data)
+        (out_dir / f"{stem}.html").write_text(message.html, encoding="utf-8")
+        (out_dir / f"{stem}.txt").write_text(message.text, encoding="utf-8")
         rows.append(
             PreviewRow(
                 subscriber=message.recipient,
                 topics=len(digest.sections),
                 items=len(digest.items),
                 size=len(message.data),
-                path=stem.with_suffix(".eml"),
+                path=eml,
             )
         )
     return rows

@@ -19,7 +19,8 @@ class Entry:
     """One paper or post, as stored once under its canonical key."""
 
     key: str
-    """Canonical key: ``arxiv:<id>`` (no version), ``doi:<doi>``, ``url:<normalised link>`` or ``guid:<feed guid>``."""
+    """Canonical key: ``arxiv:<id>`` (no version), ``doi:<doi>``, ``url:<normalised link>``
+    or ``guid:<feed guid>``."""
     title: str
     link: str
     published: datetime

@@ -33,24 +33,28 @@ def human_size(size: int) -> str:
     return f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} B"
 
 
-def fetch_progress(out: TextIO = sys.stderr) -> Callable[[FetchOutcome], None] | None:
+def fetch_progress(out: TextIO | None = None) -> Callable[[FetchOutcome], None] | None:
     """A one-line counter on a terminal; nothing otherwise (the summary follows anyway)."""
-    if not out.isatty():
+    stream = out or sys.stderr
+    if not stream.isatty():
         return None
     done = 0
 
     def tick(outcome: FetchOutcome) -> None:
         nonlocal done
         done += 1
-        print(f"\rfetching feeds: {done} done ({outcome.feed})\x1b[K", end="", file=out, flush=True)
+        print(
+            f"\rfetching feeds: {done} done ({outcome.feed})\x1b[K", end="", file=stream, flush=True
+        )
 
     return tick
 
 
 def print_fetch(
-    outcomes: Sequence[FetchOutcome], *, always: bool = False, out: TextIO = sys.stdout
+    outcomes: Sequence[FetchOutcome], *, always: bool = False, out: TextIO | None = None
 ) -> None:
     """One line per feed; by default only when something needs attention."""
+    out = out or sys.stdout
     if sys.stderr.isatty():
         print("\r\x1b[K", end="", file=sys.stderr)
     if not outcomes:
@@ -77,7 +81,8 @@ def print_fetch(
     table(("feed", "result"), rows, out)
 
 
-def print_dry_run(report: DryRunReport, out: TextIO = sys.stdout) -> None:
+def print_dry_run(report: DryRunReport, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     if not report.rows:
         print("No digests: no subscriber has new matching entries.", file=out)
         return
@@ -86,11 +91,15 @@ def print_dry_run(report: DryRunReport, out: TextIO = sys.stdout) -> None:
         [(r.subscriber, r.topics, r.items, human_size(r.size)) for r in report.rows],
         out,
     )
-    print(f"\nDry run: {len(report.rows)} messages written to {report.out_dir}/ "
-          "(.eml = exact bytes, .html and .txt previews). Nothing was sent or recorded.", file=out)
+    print(
+        f"\nDry run: {len(report.rows)} messages written to {report.out_dir}/ "
+        "(.eml = exact bytes, .html and .txt previews). Nothing was sent or recorded.",
+        file=out,
+    )
 
 
-def print_send(outcome: SendOutcome, out: TextIO = sys.stdout) -> None:
+def print_send(outcome: SendOutcome, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     print(
         f"Composed {outcome.composed} digests. Sent {outcome.sent}, deferred {outcome.deferred}, "
         f"failed {outcome.failed}.",

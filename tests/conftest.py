@@ -124,7 +124,7 @@ class _Collect:
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.sink.envelopes.append(envelope)
         return "250 2.0.0 OK queued"
 
@@ -155,7 +155,7 @@ def http_files() -> Iterator[HttpFiles]:
     served = HttpFiles("", {})
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             served.requests.append(self.path)
             found = served.files.get(self.path)
             if found is None:

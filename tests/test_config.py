@@ -17,10 +17,13 @@ def run_check(project: Project, capsys: pytest.CaptureFixture[str]) -> tuple[int
     return code, captured.err
 
 
-def test_bundled_style_config_is_valid(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = run_check(project, capsys)
-    out = capsys.readouterr().out
-    assert (code, err) == (0, "")
+def test_bundled_style_config_is_valid(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["check", "--config", str(project.config)], clock=lambda: NOW)
+    captured = capsys.readouterr()
+    assert (code, captured.err) == (0, "")
+    assert "OK — 1 feeds, 1 schedules, 3 subscribers, 3 distinct topics" in captured.out
 
 
 def test_bundled_example_config_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
@@ -34,27 +37,70 @@ def test_bundled_example_config_is_valid(capsys: pytest.CaptureFixture[str]) -> 
 
 CASES = [
     # (what, file, replace in that file (old, new), expected line, expected text)
-    ("yaml syntax", "main", ("title: Test Digest", "title: [Test"), 1, "YAML syntax error"),
-    ("unknown key", "main", ("digest:\n", "digets:\n  x: 1\ndigest:\n"), 11, "unknown key 'digets'"),
+    ("yaml syntax", "main", ("sender: Test", "sender: a: Test"), 2, "YAML syntax error"),
+    (
+        "unknown key",
+        "main",
+        ("digest:\n", "digets:\n  x: 1\ndigest:\n"),
+        10,
+        "unknown key 'digets'",
+    ),
     ("missing field", "main", ("sender: Test Digest <digest@example.org>\n", ""), None, "sender"),
-    ("invalid email", "subs", ("alice@example.org", "alice-at-example.org"), 10, "not a valid email"),
-    ("unknown schedule", "subs", ("schedule: daily\n    topics: [speech]",
-                                  "schedule: hourly\n    topics: [speech]"), 15, "unknown schedule 'hourly'"),
-    ("unknown topic", "subs", ("topics: [speech]", "topics: [speach]"), 16, "unknown topic id 'speach'"),
-    ("bad cron", "main", ('daily: "0 7 * * *"', 'daily: "0 25 * * *"'), 8, "bad cron expression"),
-    ("cron fields", "main", ('daily: "0 7 * * *"', 'daily: "every day"'), 8, "5-field cron"),
-    ("bad query", "subs", ('query: self-supervised OR "contrastive learning"',
-                           'query: self-supervised OR (contrastive'), 5, "bad topic query"),
+    (
+        "invalid email",
+        "subs",
+        ("alice@example.org", "alice-at-example.org"),
+        9,
+        "not a valid email",
+    ),
+    (
+        "unknown schedule",
+        "subs",
+        ("schedule: daily\n    topics: [speech]", "schedule: hourly\n    topics: [speech]"),
+        14,
+        "unknown schedule 'hourly'",
+    ),
+    (
+        "unknown topic",
+        "subs",
+        ("topics: [speech]", "topics: [speach]"),
+        15,
+        "unknown topic id 'speach'",
+    ),
+    ("bad cron", "main", ('daily: "0 7 * * *"', 'daily: "0 25 * * *"'), 9, "bad cron expression"),
+    ("cron fields", "main", ('daily: "0 7 * * *"', 'daily: "every day"'), 9, "5-field cron"),
+    (
+        "bad query",
+        "subs",
+        (
+            'query: self-supervised OR "contrastive learning"',
+            "query: self-supervised OR (contrastive",
+        ),
+        4,
+        "bad topic query",
+    ),
     ("bad sender", "main", ("Test Digest <digest@example.org>", "Test Digest"), 2, "RFC 5322"),
-    ("bad base_url", "main", ("https://digest.example.org/news", "digest.example.org"), 3,
-     "absolute http(s) URL"),
-    ("bad timezone", "subs", ("    name: Alice Example\n", "    name: Alice\n    timezone: Mars/Base\n"),
-     12, "unknown time zone"),
-    ("wrong type", "main", ("max_items: 25", "max_items: lots"), 12, "max_items"),
+    (
+        "bad base_url",
+        "main",
+        ("https://digest.example.org/news", "digest.example.org"),
+        3,
+        "absolute http(s) URL",
+    ),
+    (
+        "bad timezone",
+        "subs",
+        ("    name: Alice Example\n", "    name: Alice\n    timezone: Mars/Base\n"),
+        11,
+        "unknown time zone",
+    ),
+    ("wrong type", "main", ("max_items: 25", "max_items: lots"), 11, "max_items"),
 ]
 
 
-@pytest.mark.parametrize(("what", "which", "change", "line", "text"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("what", "which", "change", "line", "text"), CASES, ids=[c[0] for c in CASES]
+)
 def test_bad_config_reports_file_line_and_exits_2(
     project: Project,
     capsys: pytest.CaptureFixture[str],
@@ -97,7 +143,9 @@ def test_bad_query_shows_a_caret_under_the_column(
     assert "self-supervised OR OR x"[column:].startswith("OR x")
 
 
-def test_all_problems_are_reported_at_once(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+def test_all_problems_are_reported_at_once(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
     subs = SUBSCRIBERS_YAML.replace("topics: [ssl]", "topics: [nope]").replace(
         "bob@example.org", "bob"
     )
@@ -107,7 +155,9 @@ def test_all_problems_are_reported_at_once(project: Project, capsys: pytest.Capt
     assert "unknown topic id 'nope'" in err and "not a valid email" in err
 
 
-def test_missing_config_file_is_a_message(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_config_file_is_a_message(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["check", "--config", "config/nope.yaml"], clock=lambda: NOW)
     err = capsys.readouterr().err
     assert code == 2

@@ -19,7 +19,10 @@ SECRET = "s3cret-for-tests-0123456789"
 
 def smtp_env(project: Project, sink: Sink) -> None:
     project.env_file(
-        SMTP_HOST=sink.host, SMTP_PORT=str(sink.port), SMTP_SECURITY="none", NEWSLETTER_SECRET=SECRET
+        SMTP_HOST=sink.host,
+        SMTP_PORT=str(sink.port),
+        SMTP_SECURITY="none",
+        NEWSLETTER_SECRET=SECRET,
     )
 
 
@@ -78,7 +81,9 @@ def test_send_delivers_one_multipart_digest_per_subscriber_then_nothing(
         text = message.get_body(("plain",))
         assert text is not None
         assert any(ch.isdigit() for ch in message["Subject"])
-    alice = next(m for m in smtp_sink.messages() if m["To"].addresses[0].addr_spec == "alice@example.org")
+    alice = next(
+        m for m in smtp_sink.messages() if m["To"].addresses[0].addr_spec == "alice@example.org"
+    )
     body = alice.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Self-supervised" in body
     capsys.readouterr()
@@ -110,8 +115,13 @@ def test_new_entries_later_are_the_only_ones_mailed(
 </feed>"""
     feed.write_text(feed.read_text().replace("</feed>", extra))
     later = NOW.replace(hour=7)
-    assert main(["send", "--config", str(project.config), "--subscriber", "alice@example.org"],
-                clock=lambda: later) == 0
+    assert (
+        main(
+            ["send", "--config", str(project.config), "--subscriber", "alice@example.org"],
+            clock=lambda: later,
+        )
+        == 0
+    )
     assert len(smtp_sink.envelopes) == 2
     second = smtp_sink.messages()[1]
     text = second.get_body(("plain",)).get_content()  # type: ignore[union-attr]
@@ -159,7 +169,9 @@ def test_subscriber_without_matches_gets_no_mail(
     assert "Composed 0 digests" in capsys.readouterr().out
 
 
-def test_demo_feed_command_writes_a_fresh_feed(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_feed_command_writes_a_fresh_feed(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = project.root / "fresh.atom"
     assert run(project, "demo-feed", "--out", str(target)) == 0
     assert "<entry>" in target.read_text() and NOW.strftime("%Y-%m-%d") in target.read_text()

@@ -34,17 +34,25 @@ class Environment:
     dkim_private_key_file: str | None = None
 
     def require_smtp(self) -> None:
-        """A real send needs a server; say which variable is missing rather than failing on connect."""
+        """A real send needs a server: name the missing variable rather than fail on connect."""
         problems: list[Problem] = []
         if not self.smtp_host:
             problems.append(
-                Problem(self.source, None, "SMTP_HOST is not set — add SMTP_HOST=smtp.example.org "
-                        "to .env (or export it), or use send --dry-run")
+                Problem(
+                    self.source,
+                    None,
+                    "SMTP_HOST is not set — add SMTP_HOST=smtp.example.org "
+                    "to .env (or export it), or use send --dry-run",
+                )
             )
         if self.smtp_username and not self.smtp_password:
             problems.append(
-                Problem(self.source, None, "SMTP_USERNAME is set but SMTP_PASSWORD is not — add "
-                        "SMTP_PASSWORD=… to .env or remove SMTP_USERNAME")
+                Problem(
+                    self.source,
+                    None,
+                    "SMTP_USERNAME is set but SMTP_PASSWORD is not — add "
+                    "SMTP_PASSWORD=… to .env or remove SMTP_USERNAME",
+                )
             )
         if problems:
             raise ConfigError(problems)
@@ -52,9 +60,15 @@ class Environment:
     def require_secret(self) -> str:
         if not self.secret or len(self.secret) < 16:
             raise ConfigError(
-                [Problem(self.source, None, "NEWSLETTER_SECRET is missing or shorter than 16 "
-                         "characters — set it to a long random string, e.g. the output of "
-                         "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")]
+                [
+                    Problem(
+                        self.source,
+                        None,
+                        "NEWSLETTER_SECRET is missing or shorter than 16 "
+                        "characters — set it to a long random string, e.g. the output of "
+                        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+                    )
+                ]
             )
         return self.secret
 
@@ -79,7 +93,9 @@ def read_environment(
                 lines.setdefault(key, number)
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     real = os.environ if environ is None else environ
-    values.update({k: v for k, v in real.items() if k.startswith(("SMTP_", "NEWSLETTER_", "DKIM_"))})
+    values.update(
+        {k: v for k, v in real.items() if k.startswith(("SMTP_", "NEWSLETTER_", "DKIM_"))}
+    )
 
     def where(key: str) -> str:
         return shown if key not in real and key in lines else "environment"
@@ -92,14 +108,23 @@ def read_environment(
             if not 0 < port < 65536:
                 raise ValueError
         except ValueError:
-            problems.append(Problem(where("SMTP_PORT"), lines.get("SMTP_PORT"),
-                                    f"SMTP_PORT={values['SMTP_PORT']!r} is not a port number — "
-                                    "use e.g. 587 (starttls), 465 (ssl) or 25"))
+            problems.append(
+                Problem(
+                    where("SMTP_PORT"),
+                    lines.get("SMTP_PORT"),
+                    f"SMTP_PORT={values['SMTP_PORT']!r} is not a port number — "
+                    "use e.g. 587 (starttls), 465 (ssl) or 25",
+                )
+            )
     security = (values.get("SMTP_SECURITY") or "starttls").strip().lower()
     if security not in SECURITY_MODES:
-        problems.append(Problem(where("SMTP_SECURITY"), lines.get("SMTP_SECURITY"),
-                                f"SMTP_SECURITY={security!r} is not one of starttls, ssl, none — "
-                                "pick one"))
+        problems.append(
+            Problem(
+                where("SMTP_SECURITY"),
+                lines.get("SMTP_SECURITY"),
+                f"SMTP_SECURITY={security!r} is not one of starttls, ssl, none — pick one",
+            )
+        )
     if problems:
         raise ConfigError(problems)
     return Environment(

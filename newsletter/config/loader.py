@@ -14,7 +14,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from newsletter.config.errors import ConfigError, Problem, display_path
-from newsletter.config.schema import DigestModel, FeedModel, NewsletterModel, SubscribersModel
+from newsletter.config.schema import (
+    DigestModel,
+    FeedModel,
+    NewsletterModel,
+    SubscriberModel,
+    SubscribersModel,
+    TopicModel,
+)
 from newsletter.config.yamlmarks import LineMap, load_yaml
 from newsletter.records import Subscriber, Topic
 
@@ -61,7 +68,14 @@ def _describe(error: Any, model: type[BaseModel]) -> str:
     if kind == "missing":
         return f"missing required key {name!r} — add it"
     message = str(error["msg"]).removeprefix("Value error, ")
-    if kind in {"int_parsing", "float_parsing", "string_type", "list_type", "dict_type", "model_type"}:
+    if kind in {
+        "int_parsing",
+        "float_parsing",
+        "string_type",
+        "list_type",
+        "dict_type",
+        "model_type",
+    }:
         return f"{name}: {message} — fix the value"
     if kind == "literal_error":
         return f"{name}: {message}"
@@ -69,19 +83,26 @@ def _describe(error: Any, model: type[BaseModel]) -> str:
 
 
 def _validate(
-    model: type[BaseModel], data: Any, shown: str, lines: LineMap, problems: list[Problem]
+    model: type[BaseModel],
+    data: Any,
+    shown: str,
+    lines: LineMap,
+    problems: list[Problem],
+    at: tuple[str | int, ...] = (),
 ) -> Any:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        problems.append(Problem(shown, lines.line(()), "expected a mapping of keys at the top level"))
+        where = ".".join(str(p) for p in at) or "the top level"
+        problems.append(Problem(shown, lines.line(at), f"expected a mapping of keys at {where}"))
         return None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
-            if error["type"] == "string_type" and "str" in error["loc"][1:]:
-                continue  # the str branch of "topic id or {title, query}"; the other branch says more
+            error = {**error, "loc": (*at, *error["loc"])}
+            if error["type"] == "string_type" and "str" in error["loc"][len(at) + 1 :]:
+                continue  # the str branch of "topic id or {title, query}"; the other says more
             loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
             error = {**error, "loc": loc}
             problems.append(Problem(shown, lines.line(loc), _describe(error, model)))
@@ -89,12 +110,12 @@ def _validate(
 
 
 def _is_union_tag(part: object) -> bool:
-    # pydantic puts the union member's name into the location ("str", "TopicModel"); it is noise here.
+    # pydantic puts the union member's name into the location ("str", "TopicModel"): noise.
     return isinstance(part, str) and (part in {"str", "TopicModel"} or part.startswith("function-"))
 
 
 def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Config:
-    """Read ``newsletter.yaml`` and the subscribers file it names; raise ConfigError listing every problem."""
+    """Read ``newsletter.yaml`` and its subscribers file; ConfigError lists every problem."""
     problems: list[Problem] = []
     path = path.expanduser()
     shown = display_path(path)
@@ -133,8 +154,23 @@ def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Con
                 )
             )
 
+    topic_models: dict[str, TopicModel] = {}
+    for topic_id, raw_topic in subs.topics.items():
+        valid = _validate(
+            TopicModel, raw_topic, subs_shown, subs_lines, problems, ("topics", topic_id)
+        )
+        if valid is not None:
+            topic_models[topic_id] = valid
+    sub_models: list[tuple[int, SubscriberModel]] = []
+    for index, raw_sub in enumerate(subs.subscribers):
+        valid = _validate(
+            SubscriberModel, raw_sub, subs_shown, subs_lines, problems, ("subscribers", index)
+        )
+        if valid is not None:
+            sub_models.append((index, valid))
+
     topics: dict[str, Topic] = {}
-    for topic_id, model in subs.topics.items():
+    for topic_id, model in topic_models.items():
         check_query(model.query, ("topics", topic_id))
         topics[topic_id] = Topic(
             id=topic_id,
@@ -147,7 +183,8 @@ def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Con
 
     subscribers: list[Subscriber] = []
     seen: set[str] = set()
-    for index, sub in enumerate(subs.subscribers):
+    broken_topics = set(subs.topics) - set(topic_models)
+    for index, sub in sub_models:
         loc: tuple[str | int, ...] = ("subscribers", index)
         if sub.email.lower() in seen:
             problems.append(
@@ -172,6 +209,8 @@ def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Con
         for t_index, item in enumerate(sub.topics):
             t_loc = (*loc, "topics", t_index)
             if isinstance(item, str):
+                if item in broken_topics:
+                    continue  # already reported where the topic is defined
                 if item not in topics:
                     known = ", ".join(sorted(topics)) or "none defined"
                     problems.append(

@@ -7,13 +7,15 @@ the loader adds ``file:line:`` in front.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-EMAIL_RE = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+EMAIL_RE = re.compile(
+    r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -44,6 +46,25 @@ def check_timezone(value: str) -> str:
     return value
 
 
+def check_cron(expression: str) -> str:
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"{expression!r} is not a 5-field cron expression "
+            "— write minute hour day-of-month month day-of-week, e.g. '0 7 * * 1-5'"
+        )
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(
+            f"bad cron expression {expression!r} ({exc}) — e.g. '0 7 * * *' for 07:00 every day"
+        ) from None
+    return expression
+
+
+CronExpression = Annotated[str, AfterValidator(check_cron)]
+
+
 class FeedModel(Strict):
     name: str
     url: str
@@ -65,7 +86,8 @@ class FeedModel(Strict):
             raise ValueError("a feed needs a url — an http(s):// URL or a local file path")
         if "://" in value and not value.startswith(("http://", "https://", "file://")):
             raise ValueError(
-                f"unsupported URL scheme in {value!r} — use http://, https://, file:// or a file path"
+                f"unsupported URL scheme in {value!r} — "
+                "use http://, https://, file:// or a file path"
             )
         return value
 
@@ -83,7 +105,7 @@ class NewsletterModel(Strict):
     database: str = "sqlite:///state/newsletter.db"
     subscribers: str = "subscribers.yaml"
     feeds: list[FeedModel] = Field(default_factory=list)
-    schedules: dict[str, str] = Field(default_factory=lambda: {"daily": "0 7 * * *"})
+    schedules: dict[str, CronExpression] = Field(default_factory=lambda: {"daily": "0 7 * * *"})
     digest: DigestModel = Field(default_factory=DigestModel)
     timezone: str = "UTC"
     templates: str | None = None
@@ -102,7 +124,8 @@ class NewsletterModel(Strict):
         _name, address = parseaddr(value)
         if not address or not EMAIL_RE.match(address):
             raise ValueError(
-                f"{value!r} is not an RFC 5322 address — write it as: Paper Digest <digest@example.org>"
+                f"{value!r} is not an RFC 5322 address — "
+                "write it as: Paper Digest <digest@example.org>"
             )
         return value
 
@@ -124,10 +147,9 @@ class NewsletterModel(Strict):
     @field_validator("schedules")
     @classmethod
     def _schedules(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, expression in value.items():
+        for name in value:
             if not ID_RE.match(str(name)):
                 raise ValueError(f"schedule name {name!r} must be letters, digits, '-', '_' or '.'")
-            check_cron(str(expression), name=str(name))
         return value
 
     @field_validator("feeds")
@@ -139,22 +161,6 @@ class NewsletterModel(Strict):
                 raise ValueError(f"two feeds are named {feed.name!r} — give each feed its own name")
             seen.add(feed.name)
         return value
-
-
-def check_cron(expression: str, *, name: str) -> None:
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"schedule {name!r}: {expression!r} is not a 5-field cron expression "
-            "— write minute hour day-of-month month day-of-week, e.g. '0 7 * * 1-5'"
-        )
-    try:
-        CronTrigger.from_crontab(expression, timezone="UTC")
-    except ValueError as exc:
-        raise ValueError(
-            f"schedule {name!r}: bad cron expression {expression!r} ({exc}) "
-            "— e.g. '0 7 * * *' for 07:00 every day"
-        ) from None
 
 
 class TopicModel(Strict):
@@ -202,10 +208,15 @@ class SubscriberModel(Strict):
     @classmethod
     def _topics(cls, value: list[str | TopicModel]) -> list[str | TopicModel]:
         if not value:
-            raise ValueError("a subscriber needs at least one topic — list topic ids or {title, query}")
+            raise ValueError(
+                "a subscriber needs at least one topic — list topic ids or {title, query}"
+            )
         return value
 
 
 class SubscribersModel(Strict):
-    topics: dict[str, TopicModel] = Field(default_factory=dict)
-    subscribers: list[SubscriberModel] = Field(default_factory=list)
+    """The file's outline only; each topic and subscriber is validated on its own so that
+    one bad entry does not hide the problems of the others."""
+
+    topics: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    subscribers: list[dict[str, Any]] = Field(default_factory=list)

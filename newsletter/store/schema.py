@@ -22,7 +22,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC, returns timezone-aware UTC on every backend (SQLite forgets the zone)."""
 
@@ -146,4 +145,3 @@ topic_vectors = Table(
     Column("model", String(200), primary_key=True),
     Column("vector", LargeBinary, nullable=False),
 )
-

@@ -118,6 +118,12 @@ def _entry(row: Any) -> Entry:
     )
 
 
+def _primary_key(result: Any) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -155,8 +161,8 @@ class Store:
         now: datetime,
         merge: Callable[[Entry, Entry], Entry],
     ) -> tuple[int, int]:
-        """Store entries once under their key; a later sighting is merged in. Returns (added, merged)."""
-        batch = {}
+        """Store entries once under their key, merging later sightings. Returns (added, merged)."""
+        batch: dict[str, Entry] = {}
         for entry in new:
             batch[entry.key] = merge(batch[entry.key], entry) if entry.key in batch else entry
         if not batch:
@@ -178,10 +184,10 @@ class Store:
                     continue
                 combined = merge(old, entry)
                 if combined != old:
-                    row = _entry_row(combined, now)
-                    row["first_seen"] = old.first_seen or now
-                    del row["key"]
-                    conn.execute(update(entries).where(entries.c.key == key).values(**row))
+                    values = _entry_row(combined, now)
+                    values["first_seen"] = old.first_seen or now
+                    del values["key"]
+                    conn.execute(update(entries).where(entries.c.key == key).values(**values))
                     merged += 1
             if inserts:
                 conn.execute(insert(entries), inserts)
@@ -250,7 +256,7 @@ class Store:
                         schedule=schedule, period=period, started_at=now, status="composing"
                     )
                 )
-                return int(result.inserted_primary_key[0])
+                return _primary_key(result)
         except IntegrityError:
             return None
 
@@ -296,7 +302,7 @@ class Store:
                     size=len(message.data),
                 )
             )
-            outbox_id = int(result.inserted_primary_key[0])
+            outbox_id = _primary_key(result)
             if message.entry_keys:
                 conn.execute(
                     insert(outbox_entries),
@@ -312,8 +318,9 @@ class Store:
             count += 1
         return count
 
-    def claim(self, now: datetime, lease: timedelta, limit: int, *, ignore_backoff: bool = False
-              ) -> list[OutboxRow]:
+    def claim(
+        self, now: datetime, lease: timedelta, limit: int, *, ignore_backoff: bool = False
+    ) -> list[OutboxRow]:
         """Take up to ``limit`` rows that are due, marking them ``sending`` until the lease expires.
 
         A row whose lease expired (its sender died) is due again.
@@ -422,7 +429,9 @@ class Store:
                 select(suppressions.c.email).where(suppressions.c.email == email.lower())
             ).first()
             if exists is None:
-                conn.execute(insert(suppressions).values(email=email.lower(), reason=reason, since=at))
+                conn.execute(
+                    insert(suppressions).values(email=email.lower(), reason=reason, since=at)
+                )
 
     def unsuppress(self, email: str) -> None:
         with self.engine.begin() as conn:
