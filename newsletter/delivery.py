@@ -23,7 +23,7 @@ from newsletter.pipeline import (
     plan_digests,
     render_messages,
 )
-from newsletter.records import Message
+from newsletter.records import Message, Subscriber
 from newsletter.sources import FetchOutcome
 from newsletter.store import OutboxRow
 
@@ -58,16 +58,30 @@ def smtp_settings(app: App) -> SmtpSettings:
 
 
 def compose_into_outbox(
-    app: App, *, only: str | None, schedule: str = "manual", period: str | None = None
+    app: App,
+    *,
+    only: str | None = None,
+    subscribers: Sequence[Subscriber] | None = None,
+    schedule: str = "manual",
+    period: str | None = None,
 ) -> int:
-    """Compose due digests and write them as pending rows, one transaction per batch."""
+    """Compose due digests and write them as pending rows, one transaction per batch.
+
+    ``(schedule, period)`` is claimed first: a second call with the same key, from this
+    or another process, composes nothing. A manual send uses a key of its own each time.
+    ``subscribers`` limits the run (e.g. to one schedule's subscribers in one time zone).
+    """
     now = app.now()
     period = period or now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     run_id = app.store.claim_run(schedule, period, now)
     if run_id is None:  # another process composed this run already
         return 0
     secret = app.env.require_secret()
-    digests = plan_digests(app, active_subscribers(app, only))
+    chosen = active_subscribers(app, only)
+    if subscribers is not None:
+        wanted = {s.email.lower() for s in subscribers}
+        chosen = [s for s in chosen if s.email.lower() in wanted]
+    digests = plan_digests(app, chosen)
     composed = 0
     messages = render_messages(app, digests, run_key=f"{schedule}:{period}", secret=secret)
     batch: list[Message] = []
