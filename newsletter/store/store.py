@@ -29,8 +29,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
+from newsletter.config.errors import ConfigError, Problem
 from newsletter.records import Entry, Message
 from newsletter.store.migrate import ensure_current
 from newsletter.store.schema import (
@@ -79,6 +81,24 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def database_problem(url: str, exc: Exception) -> ConfigError:
+    """A database that cannot be opened is a setup problem: say which and how to fix it."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = repr(url)
+    if isinstance(exc, ImportError):
+        reason = f"its driver is not installed ({exc.name or exc})"
+        hint = "PostgreSQL needs the postgres extra: pip install 'newsletter[postgres]'"
+    elif isinstance(exc, ArgumentError):
+        reason = "this is not a database URL"
+        hint = "e.g. sqlite:///state/newsletter.db or postgresql+psycopg://user@host/dbname"
+    else:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        hint = "is the server running, and do the host, port, user and database name exist?"
+    return ConfigError([Problem("database", None, f"cannot open {shown}: {reason}", hint)])
 
 
 def subscriber_lock_key(email: str) -> int:
@@ -139,8 +159,11 @@ class Store:
     @classmethod
     def open(cls, url: str) -> Store:
         """Open the database, creating or upgrading its schema through the migrations."""
-        engine = make_engine(url)
-        ensure_current(engine)
+        try:
+            engine = make_engine(url)
+            ensure_current(engine)
+        except (ImportError, ArgumentError, OperationalError) as exc:
+            raise database_problem(url, exc) from exc
         return cls(engine)
 
     def close(self) -> None:
