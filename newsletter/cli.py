@@ -83,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("check", "validate the configuration, topics and templates; exit 0 when all is well")
 
+    serve = command("serve", "run the unsubscribe web app (put an HTTPS reverse proxy in front)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
+
+    subs = command("subscribers", "list subscribers with their status and last digest")
+    subs.add_argument("--json", action="store_true", help="one JSON object per subscriber")
+
     demo = command("demo-feed", "write the bundled sample feed with dates ending today")
     demo.add_argument(
         "--out",
@@ -184,11 +191,41 @@ def cmd_demo_feed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from newsletter.admin import serve
+
+    app = _open_app(args)
+    print(
+        f"Serving the unsubscribe app on http://{args.host}:{args.port} "
+        f"(public URL {app.config.base_url}); Ctrl-C stops it.",
+        file=sys.stderr,
+    )
+    try:
+        serve(app, host=args.host, port=args.port)
+    finally:
+        app.store.close()
+    return EXIT_OK
+
+
+def cmd_subscribers(args: argparse.Namespace) -> int:
+    from newsletter import report
+    from newsletter.admin import subscriber_statuses
+
+    app = _open_app(args)
+    try:
+        report.print_subscribers(subscriber_statuses(app), as_json=args.json)
+    finally:
+        app.store.close()
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "send": cmd_send,
     "fetch": cmd_fetch,
     "check": cmd_check,
     "demo-feed": cmd_demo_feed,
+    "serve": cmd_serve,
+    "subscribers": cmd_subscribers,
 }
 
 

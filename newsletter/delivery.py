@@ -54,6 +54,12 @@ def smtp_settings(app: App) -> SmtpSettings:
         security=env.smtp_security,
         username=env.smtp_username,
         password=env.smtp_password,
+        timeout=env.smtp_timeout,
+        connections=env.smtp_connections,
+        rate_per_second=env.smtp_rate,
+        messages_per_connection=env.smtp_messages_per_connection,
+        allow_insecure=env.smtp_allow_insecure,
+        ca_file=env.smtp_ca_file,
     )
 
 

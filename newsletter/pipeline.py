@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 
 from newsletter.clock import Clock
 from newsletter.compose import compose
-from newsletter.config import Config, Environment
+from newsletter.config import Config, ConfigError, Environment, Problem
 from newsletter.match import Matcher
 from newsletter.records import Digest, Message, Subscriber, Topic
 from newsletter.render import Renderer, RenderSettings
@@ -162,22 +162,55 @@ def make_renderer(config: Config) -> Renderer:
     )
 
 
+def dkim_signer(env: Environment) -> Callable[[bytes], bytes] | None:
+    """Sign with DKIM when configured; the signed bytes are the bytes stored and sent."""
+    if not env.dkim_enabled:
+        return None
+    from newsletter.deliver.dkim import DkimError, dkim_sign
+
+    assert env.dkim_private_key_file and env.dkim_selector and env.dkim_domain
+    try:
+        key = Path(env.dkim_private_key_file).expanduser().read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            [
+                Problem(
+                    env.source,
+                    None,
+                    f"DKIM_PRIVATE_KEY_FILE cannot be read ({exc.strerror}) "
+                    "— point it at the PEM private key",
+                )
+            ]
+        ) from None
+    selector, domain = env.dkim_selector, env.dkim_domain
+
+    def sign(data: bytes) -> bytes:
+        try:
+            return dkim_sign(data, selector=selector, domain=domain, private_key=key)
+        except DkimError as exc:
+            raise ConfigError([Problem(env.source, None, f"DKIM signing failed: {exc}")]) from None
+
+    return sign
+
+
 def render_messages(
     app: App, digests: Iterable[Digest], *, run_key: str, secret: str
 ) -> Iterable[Message]:
     renderer = make_renderer(app.config)
+    sign = dkim_signer(app.env)
     now = app.now()
     for digest in digests:
         token = make_token(digest.subscriber.email, secret, now=now)
         unsubscribe = f"{app.config.base_url}unsubscribe?token={token}"
         rendered = renderer.render(digest, unsubscribe_url=unsubscribe)
-        yield renderer.message(
+        message = renderer.message(
             digest,
             rendered,
             message_id=message_id_for(app.config, digest, run_key),
             unsubscribe_url=unsubscribe,
             date=now,
         )
+        yield message if sign is None else replace(message, data=sign(message.data))
 
 
 # -- dry run -----------------------------------------------------------------------------

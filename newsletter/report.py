@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from newsletter.admin import SubscriberStatus
     from newsletter.delivery import SendOutcome
     from newsletter.pipeline import DryRunReport
     from newsletter.sources import FetchOutcome
@@ -107,3 +109,32 @@ def print_send(outcome: SendOutcome, out: TextIO | None = None) -> None:
     )
     for recipient, status, reply in outcome.problems:
         print(f"  {status}: {recipient}: {reply}", file=out)
+
+
+def print_subscribers(
+    rows: Sequence[SubscriberStatus], *, as_json: bool = False, out: TextIO | None = None
+) -> None:
+    out = out or sys.stdout
+    if as_json:
+        for r in rows:
+            record = {
+                **r.__dict__,
+                "last_digest": r.last_digest.isoformat() if r.last_digest else None,
+            }
+            print(json.dumps(record), file=out)
+        return
+    table(
+        ("subscriber", "schedule", "topics", "status", "last digest", "failing"),
+        [
+            (
+                r.email,
+                f"{r.schedule} ({r.timezone})",
+                r.topics,
+                r.status,
+                f"{r.last_digest:%Y-%m-%d %H:%M} UTC" if r.last_digest else "never",
+                f"{r.failed} failed, {r.deferred} deferred" if r.failed or r.deferred else "-",
+            )
+            for r in rows
+        ],
+        out,
+    )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    case,
     create_engine,
     delete,
     event,
@@ -445,3 +446,28 @@ class Store:
             return {
                 row.email: (row.reason, row.since) for row in conn.execute(select(suppressions))
             }
+
+    # -- per-subscriber delivery summary (for `subscribers`) -----------------------------
+
+    def delivery_summary(self) -> dict[str, dict[str, Any]]:
+        """Per address: last digest sent, and how many messages are failed or deferred."""
+        query = select(
+            outbox.c.subscriber,
+            func.max(case((outbox.c.status == "sent", outbox.c.sent_at))).label("last_sent"),
+            func.sum(case((outbox.c.status == "failed", 1), else_=0)).label("failed"),
+            func.sum(case((outbox.c.status == "deferred", 1), else_=0)).label("deferred"),
+        ).group_by(outbox.c.subscriber)
+        summary: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                last = row.last_sent
+                if isinstance(last, str):  # aggregates bypass the column type on SQLite
+                    last = datetime.fromisoformat(last)
+                if last is not None and last.tzinfo is None:
+                    last = last.replace(tzinfo=UTC)
+                summary[row.subscriber] = {
+                    "last_sent": last,
+                    "failed": int(row.failed or 0),
+                    "deferred": int(row.deferred or 0),
+                }
+        return summary
