@@ -7,7 +7,9 @@ them, and composition skips entries already in a pending/sent row.
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +32,22 @@ from newsletter.store import OutboxRow
 LEASE = timedelta(minutes=10)
 """How long a claimed row stays ours; a sender that died releases its rows when this expires."""
 GIVE_UP_AFTER = timedelta(days=3)
+HOST = socket.gethostname()
+
+
+def lease_owner() -> str:
+    """Written with each lease, so a re-run on this host can tell a dead sender's rows."""
+    return f"{HOST}:{os.getpid()}"  # at call time: a forked worker has its own pid
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass
@@ -116,6 +134,7 @@ def deliver_outbox(
     lock = threading.Lock()
     if retry_deferred:
         app.store.make_deferred_due(app.now())
+    app.store.release_dead_leases(app.now(), HOST, process_alive)
     with SmtpSender(settings) as sender:
         by_id: dict[str, OutboxRow] = {}
 
@@ -138,7 +157,9 @@ def deliver_outbox(
                 on_result(row, result)
 
         while True:
-            rows = app.store.claim(app.now(), LEASE, limit=max(BATCH, settings.connections * 20))
+            rows = app.store.claim(
+                app.now(), LEASE, limit=max(BATCH, settings.connections * 20), owner=lease_owner()
+            )
             if not rows:
                 break
             by_id.update((row.message_id, row) for row in rows)

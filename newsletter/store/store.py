@@ -319,8 +319,38 @@ class Store:
             count += 1
         return count
 
+    def release_dead_leases(self, now: datetime, host: str, alive: Callable[[int], bool]) -> int:
+        """Expire at once the leases of senders on this host whose process is gone.
+
+        Without this, rows a killed `send` was holding would wait out the whole lease
+        before a re-run could finish them. Leases of other hosts still run their course.
+        """
+        query = (
+            select(outbox.c.lease_owner)
+            .where(outbox.c.status == "sending", outbox.c.lease_owner.like(f"{host}:%"))
+            .distinct()
+        )
+        released = 0
+        with self.engine.begin() as conn:
+            for owner in conn.execute(query).scalars().all():
+                pid = owner.rsplit(":", 1)[1]
+                if pid.isdigit() and not alive(int(pid)):
+                    done = conn.execute(
+                        update(outbox)
+                        .where(outbox.c.status == "sending", outbox.c.lease_owner == owner)
+                        .values(lease_expires=now)
+                    )
+                    released += int(done.rowcount)
+        return released
+
     def claim(
-        self, now: datetime, lease: timedelta, limit: int, *, ignore_backoff: bool = False
+        self,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        *,
+        ignore_backoff: bool = False,
+        owner: str | None = None,
     ) -> list[OutboxRow]:
         """Take up to ``limit`` rows that are due, marking them ``sending`` until the lease expires.
 
@@ -328,7 +358,7 @@ class Store:
         """
         due = or_(
             outbox.c.status == "pending",
-            and_(outbox.c.status == "sending", outbox.c.lease_expires < now),
+            and_(outbox.c.status == "sending", outbox.c.lease_expires <= now),
             and_(
                 outbox.c.status == "deferred",
                 or_(outbox.c.next_attempt <= now, outbox.c.next_attempt.is_(None))
@@ -349,6 +379,7 @@ class Store:
                     .values(
                         status="sending",
                         lease_expires=now + lease,
+                        lease_owner=owner,
                         attempts=row.attempts + 1,
                     )
                 )
@@ -379,7 +410,12 @@ class Store:
         reply: str,
         next_attempt: datetime | None = None,
     ) -> None:
-        values: dict[str, Any] = {"status": status, "last_reply": reply, "lease_expires": None}
+        values: dict[str, Any] = {
+            "status": status,
+            "last_reply": reply,
+            "lease_expires": None,
+            "lease_owner": None,
+        }
         if status == "sent":
             values["sent_at"] = now
         if status == "deferred":
