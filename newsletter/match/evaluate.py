@@ -8,11 +8,21 @@ uses it as the one-topic-at-a-time baseline.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from newsletter.match.analyze import AnalyzedEntry, Occurrence
 from newsletter.match.nodes import And, Field, Leaf, Node, Not, Or
 
-__all__ = ["DEFAULT_FIELDS", "evaluate", "positive_leaves", "score"]
+__all__ = [
+    "DEFAULT_FIELDS",
+    "Explanation",
+    "evaluate",
+    "explain",
+    "leaf_occurrences",
+    "popularity_lift",
+    "positive_leaves",
+    "score",
+]
 
 DEFAULT_FIELDS = ("title", "abstract")
 TITLE_WEIGHT = 2.0
@@ -71,10 +81,14 @@ def leaf_weight(occurrences: list[Occurrence]) -> float:
     return weight
 
 
+def popularity_lift(popularity: int | None) -> float:
+    """``1 + 0.2·ln(1 + popularity)``: 1 without popularity, about 1.9 at 100 upvotes."""
+    return 1.0 + POPULARITY_WEIGHT * math.log1p(max(popularity or 0, 0))
+
+
 def score(leaf_weights: list[float], popularity: int | None) -> float:
-    """Sum of matched-leaf weights, lifted by ``1 + 0.2·ln(1 + popularity)``."""
-    lift = 1.0 + POPULARITY_WEIGHT * math.log1p(max(popularity or 0, 0))
-    return round(sum(leaf_weights) * lift, 6)
+    """Sum of matched-leaf weights, lifted by popularity."""
+    return round(sum(leaf_weights) * popularity_lift(popularity), 6)
 
 
 def leaf_occurrences(doc: AnalyzedEntry, field: str | None, leaf: Leaf) -> list[Occurrence]:
@@ -87,11 +101,19 @@ def leaf_occurrences(doc: AnalyzedEntry, field: str | None, leaf: Leaf) -> list[
 
 
 Spans = tuple[tuple[int, int], ...]
-Explanation = tuple[float, tuple[str, ...], Spans, Spans]
 
 
-def explain(per_leaf: list[list[Occurrence]], popularity: int | None) -> Explanation:
-    """Score, matched words (as written, first spelling wins) and merged highlight spans."""
+class Explanation(NamedTuple):
+    """Why an entry matched a query, before popularity: ``score = base · lift(popularity)``."""
+
+    base: float
+    terms: tuple[str, ...]
+    title_spans: Spans
+    abstract_spans: Spans
+
+
+def explain(per_leaf: list[list[Occurrence]]) -> Explanation:
+    """Weights summed over matched leaves; words as written (first spelling wins); merged spans."""
     weights = [leaf_weight(occ) for occ in per_leaf if occ]
     found = sorted(
         (o for occ in per_leaf for o in occ), key=lambda o: (_FIELD_ORDER[o.field], o.start)
@@ -99,15 +121,18 @@ def explain(per_leaf: list[list[Occurrence]], popularity: int | None) -> Explana
     seen: dict[str, str] = {}
     for o in found:
         seen.setdefault(o.text.casefold(), o.text)
-    title = _merge([(o.start, o.end) for o in found if o.field == "title"])
-    abstract = _merge([(o.start, o.end) for o in found if o.field == "abstract"])
-    return score(weights, popularity), tuple(seen.values()), title, abstract
+    return Explanation(
+        sum(weights),
+        tuple(seen.values()),
+        _merge([(o.start, o.end) for o in found if o.field == "title"]),
+        _merge([(o.start, o.end) for o in found if o.field == "abstract"]),
+    )
 
 
 _FIELD_ORDER = {"title": 0, "abstract": 1, "author": 2, "category": 3, "feed": 4}
 
 
-def _merge(spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+def _merge(spans: list[tuple[int, int]]) -> Spans:
     """Sort spans and join overlapping ones, so highlighting never nests tags."""
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
