@@ -16,6 +16,7 @@ from newsletter.match.nodes import And, Field, Leaf, Node, Not, Or
 __all__ = [
     "DEFAULT_FIELDS",
     "Explanation",
+    "combine",
     "evaluate",
     "explain",
     "leaf_occurrences",
@@ -110,23 +111,45 @@ class Explanation(NamedTuple):
     terms: tuple[str, ...]
     title_spans: Spans
     abstract_spans: Spans
+    found: tuple[tuple[int, int, str], ...] = ()
+    """Every occurrence as (field order, start, text), sorted: what ``combine`` merges."""
 
 
 def explain(per_leaf: list[list[Occurrence]]) -> Explanation:
     """Weights summed over matched leaves; words as written (first spelling wins); merged spans."""
-    weights = [leaf_weight(occ) for occ in per_leaf if occ]
-    found = sorted(
-        (o for occ in per_leaf for o in occ), key=lambda o: (_FIELD_ORDER[o.field], o.start)
-    )
-    seen: dict[str, str] = {}
-    for o in found:
-        seen.setdefault(o.text.casefold(), o.text)
+    return combine([_explain_leaf(occ) for occ in per_leaf if occ])
+
+
+def _explain_leaf(occurrences: list[Occurrence]) -> Explanation:
+    found = tuple(sorted((_FIELD_ORDER[o.field], o.start, o.text) for o in occurrences))
     return Explanation(
-        sum(weights),
-        tuple(seen.values()),
-        _merge([(o.start, o.end) for o in found if o.field == "title"]),
-        _merge([(o.start, o.end) for o in found if o.field == "abstract"]),
+        leaf_weight(occurrences),
+        _dedupe(found),
+        _merge([(o.start, o.end) for o in occurrences if o.field == "title"]),
+        _merge([(o.start, o.end) for o in occurrences if o.field == "abstract"]),
+        found,
     )
+
+
+def combine(parts: list[Explanation]) -> Explanation:
+    """One explanation from the explanations of a query's matched leaves."""
+    if len(parts) == 1:
+        return parts[0]
+    found = tuple(sorted(f for part in parts for f in part.found))
+    return Explanation(
+        sum(part.base for part in parts),
+        _dedupe(found),
+        _merge([span for part in parts for span in part.title_spans]),
+        _merge([span for part in parts for span in part.abstract_spans]),
+        found,
+    )
+
+
+def _dedupe(found: tuple[tuple[int, int, str], ...]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for _, _, text in found:
+        seen.setdefault(text.casefold(), text)
+    return tuple(seen.values())
 
 
 _FIELD_ORDER = {"title": 0, "abstract": 1, "author": 2, "category": 3, "feed": 4}

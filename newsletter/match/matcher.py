@@ -15,12 +15,12 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from newsletter.match.analyze import AnalyzedEntry, Occurrence, analyze, phrase_stems
+from newsletter.match.analyze import AnalyzedEntry, analyze, phrase_stems
 from newsletter.match.evaluate import (
     DEFAULT_FIELDS,
     Explanation,
+    combine,
     explain,
-    leaf_occurrences,
     popularity_lift,
     positive_leaves,
 )
@@ -110,7 +110,7 @@ class Matcher:
             stats.evaluations += 1
             bits = batch.eval(compiled.node, None)
             for i in _iter_bits(bits):
-                base, terms, title, abstract = batch.explain(i, compiled.leaf_ids)
+                base, terms, title, abstract, _ = batch.explain(i, compiled.leaf_ids)
                 stats.explained += 1
                 value = round(base * lifts[i], 6)
                 matches = result[keys[i]]
@@ -132,9 +132,8 @@ class _Batch:
     def __init__(self, docs: list[AnalyzedEntry], leaves: list[tuple[str | None, Leaf]]) -> None:
         self.docs = docs
         self.leaves = leaves
-        self._hits: dict[int, list[Occurrence]] = {}
-        self._lid_bits: dict[int, int] = {}
-        self._why: dict[tuple[int, tuple[int, ...]], Explanation] = {}
+        self._hits: dict[int, Explanation | None] = {}
+        self._lid_bits: dict[int, list[tuple[str, int]]] = {}
         self.all = (1 << len(docs)) - 1
         self.stems: dict[str, dict[str, int]] = {}
         self._folds: dict[str, tuple[list[str], dict[str, int]]] = {}
@@ -216,32 +215,34 @@ class _Batch:
         return bits
 
     def explain(self, i: int, leaf_ids: tuple[int, ...]) -> Explanation:
-        """Why entry ``i`` matched a query with these leaves (shared by queries, same hits)."""
+        """Why entry ``i`` matched a query with these leaves (per-leaf parts are shared)."""
         if len(leaf_ids) == 1:  # the common case: the one leaf must be present
-            present: tuple[int, ...] = leaf_ids
-        else:
-            present = tuple(lid for lid in leaf_ids if self.occurrences(i, lid))
-        key = (i, present)
-        why = self._why.get(key)
-        if why is None:
-            why = self._why[key] = explain([self.occurrences(i, lid) for lid in present])
-        return why
+            hit = self.hit(i, leaf_ids[0])
+            assert hit is not None
+            return hit
+        parts = [hit for lid in leaf_ids if (hit := self.hit(i, lid)) is not None]
+        return combine(parts)
 
-    def occurrences(self, i: int, lid: int) -> list[Occurrence]:
-        """Where leaf ``lid`` occurs in entry ``i`` (memoised: queries share leaves)."""
+    def hit(self, i: int, lid: int) -> Explanation | None:
+        """Leaf ``lid``'s explanation in entry ``i``; None if absent (memoised)."""
         key = lid * len(self.docs) + i
-        found = self._hits.get(key)
-        if found is None:
-            bits = self._lid_bits.get(lid)
-            field, leaf = self.leaves[lid]
-            if bits is None:
-                bits = self._lid_bits[lid] = self.eval(leaf, field)
-            found = leaf_occurrences(self.docs[i], field, leaf) if bits >> i & 1 else _NONE
-            self._hits[key] = found
+        if key in self._hits:
+            return self._hits[key]
+        field, leaf = self.leaves[lid]
+        per_field = self._lid_bits.get(lid)
+        if per_field is None:
+            names = DEFAULT_FIELDS if field is None else (field,)
+            per_field = self._lid_bits[lid] = [(n, self.leaf_bits(n, leaf)) for n in names]
+        doc = self.docs[i]
+        occurrences = [
+            o
+            for name, bits in per_field
+            if bits >> i & 1
+            for o in doc.fields[name].occurrences(name, leaf)
+        ]
+        found = explain([occurrences]) if occurrences else None
+        self._hits[key] = found
         return found
-
-
-_NONE: list[Occurrence] = []
 
 
 def _bits(rows: list[int]) -> int:
