@@ -327,3 +327,34 @@ def test_hf_daily_papers_over_http(server: FeedServer, clock: Clock) -> None:
         "arxiv:2403.06892": 42,
         "arxiv:2403.07001": 7,
     }
+
+
+def test_works_from_async_code_and_with_naive_stored_datetimes(
+    server: FeedServer, clock: Clock
+) -> None:
+    import asyncio
+
+    server.routes["/a"] = Reply(body=rss("a"), headers={"Content-Type": RSS})
+    # A database may hand datetimes back without tzinfo; they are read as UTC.
+    state = FeedState(url=server.url("/a"), next_fetch_after=datetime(2024, 3, 11, 13, 0))
+
+    async def caller() -> list[FetchOutcome]:
+        return fetch_feeds([(FeedSpec("a", server.url("/a")), state)], now=clock)
+
+    [skipped] = asyncio.run(caller())
+    assert skipped.status == "skipped" and "13:00:00 UTC" in skipped.message
+    clock.advance(timedelta(hours=2))
+    [fetched] = asyncio.run(caller())
+    assert fetched.status == "new"
+
+
+def test_a_failing_progress_callback_does_not_lose_results(
+    server: FeedServer, clock: Clock
+) -> None:
+    server.routes["/a"] = Reply(body=rss("a"), headers={"Content-Type": RSS})
+
+    def broken(outcome: FetchOutcome) -> None:
+        raise RuntimeError("display gone")
+
+    [outcome] = fetch_feeds([(FeedSpec("a", server.url("/a")), None)], now=clock, progress=broken)
+    assert outcome.status == "new"
