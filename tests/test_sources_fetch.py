@@ -358,3 +358,26 @@ def test_a_failing_progress_callback_does_not_lose_results(
 
     [outcome] = fetch_feeds([(FeedSpec("a", server.url("/a")), None)], now=clock, progress=broken)
     assert outcome.status == "new"
+
+
+def test_an_empty_arxiv_day_is_quiet_not_failing(server: FeedServer, clock: Clock) -> None:
+    server.routes["/weekend"] = Reply(
+        body=fixture("arxiv-empty.rss"), headers={"Content-Type": RSS}
+    )
+    state = None
+    for _ in range(4):
+        outcome = fetch_one(FeedSpec("cs.CL", server.url("/weekend"), "arxiv"), state, clock)
+        state = outcome.state
+        assert outcome.status == "new" and outcome.entries == () and outcome.warnings == ()
+    assert state is not None and health(state) == "quiet (no new entries)"
+
+
+def test_relative_links_resolve_against_the_feed_location(server: FeedServer, clock: Clock) -> None:
+    body = (
+        b"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
+        b"<item><title>rel</title><link>/posts/7</link></item></channel></rss>"
+    )
+    server.routes["/blog/feed"] = Reply(body=body, headers={"Content-Type": RSS})
+    outcome = fetch_one(FeedSpec("b", server.url("/blog/feed")), None, clock)
+    assert outcome.entries[0].link == server.url("/posts/7")
+    assert outcome.entries[0].key == f"url:127.0.0.1:{server.port}/posts/7"
