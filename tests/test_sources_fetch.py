@@ -137,8 +137,8 @@ def test_backoff_doubles_per_failure_up_to_a_cap_and_health_flags_after_three(
         assert outcome.status == "error" and "HTTP 500" in outcome.message
         assert state.consecutive_failures == attempt and state.next_fetch_after is not None
         delays.append(state.next_fetch_after - clock.now)
-        if attempt < 3:
-            assert health(state) == "ok"
+        if attempt < 3:  # not flagged yet: a failure has to persist
+            assert not health(state).startswith("failing")
         clock.now = state.next_fetch_after  # due again exactly then
     assert delays[:4] == [BACKOFF_BASE * f for f in (1, 2, 4, 8)]
     assert delays[-1] == BACKOFF_CAP

@@ -219,6 +219,8 @@ def test_text_cleaning() -> None:
 
 def test_health_phrases() -> None:
     assert health(None) == "not fetched yet"
+    new = FeedState(url="u", consecutive_failures=1, last_error="HTTP 503")
+    assert health(new) == "not fetched yet (retrying after: HTTP 503)"
     ok = FeedState(url="u", last_success=NOW, last_entry_count=5)
     assert health(ok) == "ok"
     assert health(replace(ok, last_entry_count=0)) == "quiet (no new entries)"

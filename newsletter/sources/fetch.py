@@ -179,7 +179,7 @@ class _Run:
                 cache_control=answer.headers.get("cache-control"),
             )
             return FetchOutcome(spec.name, "not_modified", (), new_state, "not modified" + moved)
-        if answer.status != 200:
+        if not 200 <= answer.status < 300 or answer.status == 204:
             return self._http_failure(spec, state, answer, now, url)
         job = ParseJob(
             body=answer.body,
