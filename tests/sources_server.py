@@ -26,7 +26,8 @@ class Reply:
     etag: str | None = None
     last_modified: str | None = None
     mode: str = "normal"
-    """``normal``, ``drip`` (one byte per 0.1 s), ``endless`` (64 KB chunks) or ``hang``."""
+    """``normal``, ``drip`` (one byte per 0.1 s), ``endless`` (64 KB chunks), ``hang``,
+    or ``short`` (promises the body's length, sends half, hangs up)."""
 
 
 @dataclass
@@ -78,7 +79,7 @@ class FeedServer:
                 if reply.last_modified:
                     headers.setdefault("Last-Modified", reply.last_modified)
                 body = b"" if status == 304 else reply.body
-                if reply.mode == "normal":
+                if reply.mode in ("normal", "short"):
                     headers["Content-Length"] = str(len(body))
                 else:
                     headers["Connection"] = "close"
@@ -88,6 +89,9 @@ class FeedServer:
                 try:
                     if reply.mode == "normal":
                         self.wfile.write(body)
+                    elif reply.mode == "short":
+                        self.wfile.write(body[: len(body) // 2])
+                        self.close_connection = True
                     elif reply.mode == "drip":
                         self._drip()
                     elif reply.mode == "endless":

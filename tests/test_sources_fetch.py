@@ -381,3 +381,28 @@ def test_relative_links_resolve_against_the_feed_location(server: FeedServer, cl
     outcome = fetch_one(FeedSpec("b", server.url("/blog/feed")), None, clock)
     assert outcome.entries[0].link == server.url("/posts/7")
     assert outcome.entries[0].key == f"url:127.0.0.1:{server.port}/posts/7"
+
+
+def test_content_encodings_and_truncated_transfers(server: FeedServer, clock: Clock) -> None:
+    import zlib
+
+    body = rss("enc")
+    server.routes["/deflate"] = Reply(
+        body=zlib.compress(body), headers={"Content-Encoding": "deflate"}
+    )
+    raw = zlib.compressobj(wbits=-15)
+    server.routes["/raw"] = Reply(
+        body=raw.compress(body) + raw.flush(), headers={"Content-Encoding": "deflate"}
+    )
+    server.routes["/br"] = Reply(body=b"\x0b\x02\x80", headers={"Content-Encoding": "br"})
+    server.routes["/corrupt"] = Reply(
+        body=b"\x1f\x8bnot gzip", headers={"Content-Encoding": "gzip"}
+    )
+    server.routes["/short"] = Reply(body=body, mode="short")
+    names = ["deflate", "raw", "br", "corrupt", "short"]
+    outcomes = fetch_feeds([(FeedSpec(n, server.url(f"/{n}")), None) for n in names], now=clock)
+    result = {o.feed: (o.status, o.message) for o in outcomes}
+    assert result["deflate"] == ("new", "1 entry") and result["raw"] == ("new", "1 entry")
+    assert result["br"][0] == "error" and "unsupported Content-Encoding 'br'" in result["br"][1]
+    assert result["corrupt"][0] == "error" and "corrupt" in result["corrupt"][1]
+    assert result["short"][0] == "error" and "could not download" in result["short"][1]

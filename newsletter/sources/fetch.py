@@ -202,7 +202,8 @@ class _Run:
             last_modified=answer.headers.get("last-modified"),
             cache_control=answer.headers.get("cache-control"),
         )
-        message = f"{len(result.entries)} entries"
+        count = len(result.entries)
+        message = f"{count} {'entry' if count == 1 else 'entries'}"
         if result.skipped:
             message += f" ({result.skipped} left out by announce type)"
         return FetchOutcome(
