@@ -195,6 +195,14 @@ def _measure(target: Any, urls: list[str]) -> dict[str, float]:
     return result
 
 
+def _best(runs: list[dict[str, float]]) -> dict[str, float]:
+    best = dict(runs[0])
+    for other in runs[1:]:
+        for key in ("first_s", "second_s", "peak_mb"):
+            best[key] = min(best[key], other[key])
+    return best
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
     feeds, entries = (40, 50) if quick else (200, 100)
     ctx = multiprocessing.get_context("spawn")
@@ -206,8 +214,13 @@ def run(quick: bool) -> list[dict[str, Any]]:
         if not ready.wait(60):
             raise RuntimeError("feed server did not start")
         urls = [f"http://127.0.0.1:{port}/feed/{i}" for i in range(feeds)]
-        ours = _measure(_ours, urls)
-        base = _measure(_baseline, urls)
+        # Alternate the two sides and keep each one's best run: the machine is shared,
+        # and a neighbour's burst should not decide the comparison.
+        ours_runs, base_runs = [], []
+        for _ in range(1 if quick else 2):
+            ours_runs.append(_measure(_ours, urls))
+            base_runs.append(_measure(_baseline, urls))
+        ours, base = _best(ours_runs), _best(base_runs)
     finally:
         stop.set()
         server.join(10)
