@@ -89,16 +89,18 @@ class Renderer:
             )
         values = context.subscriber_values(digest, unsubscribe_url, manage_url)
         items = digest.items
-        layout: _Layout | None = None
-        chosen: views.Plan | None = None
-        cards: list[views.Card] = []
-        for plan in views.budget_plans(len(items)):
+        layouts: dict[views.Plan, _Layout] = {}
+
+        def fits(plan: views.Plan) -> bool:
             cards = [self._card(item, plan.limit) for item in items[: plan.shown]]
-            layout = self._html(digest, plan, cards, values)
-            chosen = plan
-            if sum(map(_utf8_len, layout.chunks)) <= self.settings.max_html_bytes:
-                break
-        assert layout is not None and chosen is not None
+            layouts[plan] = self._html(digest, plan, cards, values)
+            return sum(map(_utf8_len, layouts[plan].chunks)) <= self.settings.max_html_bytes
+
+        chosen = views.choose_plan(len(items), fits)
+        if chosen not in layouts:
+            fits(chosen)
+        layout = layouts[chosen]
+        cards = [self._card(item, chosen.limit) for item in items[: chosen.shown]]
         page = context.page_context(self.settings, digest, chosen, cards, values)
         text = self._skeleton_text.render(page, part=self._text_part)
         rendered = RenderedDigest(
