@@ -15,11 +15,13 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from newsletter.match.analyze import AnalyzedEntry, Occurrence, analyze, phrase_stems
+from newsletter.match.analyze import AnalyzedEntry, analyze, phrase_stems
 from newsletter.match.evaluate import (
     DEFAULT_FIELDS,
+    Explanation,
+    combine,
     explain,
-    leaf_occurrences,
+    popularity_lift,
     positive_leaves,
 )
 from newsletter.match.nodes import And, Field, Leaf, Node, Not, Or, Phrase, Prefix, Term
@@ -36,7 +38,8 @@ class CompiledQuery:
 
     text: str
     node: Node
-    leaves: list[tuple[str | None, Leaf]]
+    leaf_ids: tuple[int, ...]
+    """The query's positive leaves (what a match is explained by), as matcher-wide ids."""
     topic_ids: list[str] = field(default_factory=list)
 
 
@@ -59,6 +62,8 @@ class Matcher:
         self.stats = MatchStats()
         self._queries: dict[str, CompiledQuery] = {}
         self._topic_query: dict[str, str | None] = {}
+        self._leaf_ids: dict[tuple[str | None, Leaf], int] = {}
+        self._leaves: list[tuple[str | None, Leaf]] = []
         for topic in topics:
             self._add(topic)
 
@@ -77,25 +82,38 @@ class Matcher:
         compiled = self._queries.get(query)
         if compiled is None:
             node = parse(query)
-            compiled = CompiledQuery(query, node, positive_leaves(node))
+            compiled = CompiledQuery(query, node, self._intern(positive_leaves(node)))
             self._queries[query] = compiled
             self.stats.compiled += 1
         compiled.topic_ids.append(topic.id)
+
+    def _intern(self, leaves: list[tuple[str | None, Leaf]]) -> tuple[int, ...]:
+        """Number leaves matcher-wide, so per-entry caches key on small ints, not nodes."""
+        ids = []
+        for leaf in leaves:
+            lid = self._leaf_ids.get(leaf)
+            if lid is None:
+                lid = self._leaf_ids[leaf] = len(self._leaves)
+                self._leaves.append(leaf)
+            ids.append(lid)
+        return tuple(ids)
 
     def match(self, entries: Iterable[Entry]) -> dict[str, dict[str, TopicMatch]]:
         """``entry.key -> topic.id -> TopicMatch`` for every entry (empty dict: no match)."""
         docs = {e.key: analyze(e) for e in entries}
         result: dict[str, dict[str, TopicMatch]] = {key: {} for key in docs}
-        batch = _Batch(list(docs.values()))
+        batch = _Batch(list(docs.values()), self._leaves)
+        keys = list(docs)
+        lifts = [popularity_lift(doc.entry.popularity) for doc in docs.values()]
+        stats = self.stats
         for compiled in self._queries.values():
-            self.stats.evaluations += 1
+            stats.evaluations += 1
             bits = batch.eval(compiled.node, None)
             for i in _iter_bits(bits):
-                doc = batch.docs[i]
-                per_leaf = [batch.occurrences(i, f, leaf) for f, leaf in compiled.leaves]
-                value, terms, title, abstract = explain(per_leaf, doc.entry.popularity)
-                self.stats.explained += 1
-                matches = result[doc.entry.key]
+                base, terms, title, abstract, _ = batch.explain(i, compiled.leaf_ids)
+                stats.explained += 1
+                value = round(base * lifts[i], 6)
+                matches = result[keys[i]]
                 for topic_id in compiled.topic_ids:
                     matches[topic_id] = TopicMatch(topic_id, value, terms, title, abstract)
         return result
@@ -111,25 +129,32 @@ def _iter_bits(bits: int) -> Iterator[int]:
 class _Batch:
     """Bitset inverted index over one batch of analyzed entries; leaf results are memoised."""
 
-    def __init__(self, docs: list[AnalyzedEntry]) -> None:
+    def __init__(self, docs: list[AnalyzedEntry], leaves: list[tuple[str | None, Leaf]]) -> None:
         self.docs = docs
+        self.leaves = leaves
+        self._hits: dict[int, Explanation | None] = {}
+        self._lid_bits: dict[int, list[tuple[str, int]]] = {}
         self.all = (1 << len(docs)) - 1
         self.stems: dict[str, dict[str, int]] = {}
-        self.folds: dict[str, dict[str, int]] = {}
-        self._fold_vocab: dict[str, list[str]] = {}
+        self._folds: dict[str, tuple[list[str], dict[str, int]]] = {}
         self._leaf_bits: dict[tuple[str, Leaf], int] = {}
-        self._occurrences: dict[tuple[int, str | None, Leaf], list[Occurrence]] = {}
         for name in ("title", "abstract", "author", "category", "feed"):
             stem_rows: dict[str, list[int]] = {}
-            fold_rows: dict[str, list[int]] = {}
             for i, doc in enumerate(docs):
-                text = doc.fields[name]
-                for s in text.by_stem:
+                for s in doc.fields[name].by_stem:
                     stem_rows.setdefault(s, []).append(i)
-                for f in set(text.folds):
-                    fold_rows.setdefault(f, []).append(i)
             self.stems[name] = {s: _bits(rows) for s, rows in stem_rows.items()}
-            self.folds[name] = {f: _bits(rows) for f, rows in fold_rows.items()}
+
+    def _fold_index(self, name: str) -> tuple[list[str], dict[str, int]]:
+        """Sorted folded vocabulary and its bitsets, built on the first prefix query."""
+        index = self._folds.get(name)
+        if index is None:
+            rows: dict[str, list[int]] = {}
+            for i, doc in enumerate(self.docs):
+                for f in set(doc.fields[name].folds):
+                    rows.setdefault(f, []).append(i)
+            index = self._folds[name] = (sorted(rows), {f: _bits(r) for f, r in rows.items()})
+        return index
 
     def eval(self, node: Node, field: str | None) -> int:
         """Bitset of the entries ``node`` matches, within ``field`` (None: title + abstract)."""
@@ -181,10 +206,7 @@ class _Batch:
         return bits
 
     def _prefix_bits(self, name: str, prefix: str) -> int:
-        vocab = self._fold_vocab.get(name)
-        if vocab is None:
-            vocab = self._fold_vocab[name] = sorted(self.folds[name])
-        folds = self.folds[name]
+        vocab, folds = self._fold_index(name)
         bits = 0
         for i in range(bisect_left(vocab, prefix), len(vocab)):
             if not vocab[i].startswith(prefix):
@@ -192,17 +214,34 @@ class _Batch:
             bits |= folds[vocab[i]]
         return bits
 
-    def occurrences(self, i: int, field: str | None, leaf: Leaf) -> list[Occurrence]:
-        """Where ``leaf`` occurs in entry ``i``; shared by every query that has this leaf."""
-        key = (i, field, leaf)
-        found = self._occurrences.get(key)
-        if found is None:
+    def explain(self, i: int, leaf_ids: tuple[int, ...]) -> Explanation:
+        """Why entry ``i`` matched a query with these leaves (per-leaf parts are shared)."""
+        if len(leaf_ids) == 1:  # the common case: the one leaf must be present
+            hit = self.hit(i, leaf_ids[0])
+            assert hit is not None
+            return hit
+        parts = [hit for lid in leaf_ids if (hit := self.hit(i, lid)) is not None]
+        return combine(parts)
+
+    def hit(self, i: int, lid: int) -> Explanation | None:
+        """Leaf ``lid``'s explanation in entry ``i``; None if absent (memoised)."""
+        key = lid * len(self.docs) + i
+        if key in self._hits:
+            return self._hits[key]
+        field, leaf = self.leaves[lid]
+        per_field = self._lid_bits.get(lid)
+        if per_field is None:
             names = DEFAULT_FIELDS if field is None else (field,)
-            if any(self.leaf_bits(n, leaf) >> i & 1 for n in names):
-                found = leaf_occurrences(self.docs[i], field, leaf)
-            else:
-                found = []
-            self._occurrences[key] = found
+            per_field = self._lid_bits[lid] = [(n, self.leaf_bits(n, leaf)) for n in names]
+        doc = self.docs[i]
+        occurrences = [
+            o
+            for name, bits in per_field
+            if bits >> i & 1
+            for o in doc.fields[name].occurrences(name, leaf)
+        ]
+        found = explain([occurrences]) if occurrences else None
+        self._hits[key] = found
         return found
 
 

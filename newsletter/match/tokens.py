@@ -79,4 +79,5 @@ def stem(word: str) -> str:
 def tokenize(text: str) -> list[Token]:
     """Split ``text`` into tokens; everything but letters, digits and marks separates."""
     pattern = _ASCII_RE if text.isascii() else _token_re()
-    return [Token(m[0], stem(m[0]), m.start(), m.end()) for m in pattern.finditer(text)]
+    make = Token._make
+    return [make((m[0], stem(m[0]), m.start(), m.end())) for m in pattern.finditer(text)]
