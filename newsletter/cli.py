@@ -7,6 +7,7 @@ Exit status: 0 all well, 1 the work did not all succeed (e.g. messages deferred)
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -82,6 +83,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     command("check", "validate the configuration, topics and templates; exit 0 when all is well")
+
+    match = command("match", "show what a query (or a subscriber's next digest) matches, and why")
+    match.add_argument("query", nargs="?", metavar="QUERY", help="a topic query, quoted")
+    match.add_argument(
+        "--feed", metavar="PATH_OR_URL", help="match this feed's entries instead of the stored ones"
+    )
+    match.add_argument(
+        "--subscriber", metavar="EMAIL", help="show what this subscriber's next digest would hold"
+    )
+    match.add_argument("--json", action="store_true", help="a JSON array, one object per entry")
+
+    preview = command("preview", "write the HTML and text of a subscriber's next digest")
+    preview.add_argument("--subscriber", metavar="EMAIL", required=True)
+    preview.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path("out/preview"),
+        help="where to write it (default: out/preview)",
+    )
+    preview.add_argument("--open", action="store_true", help="open the HTML in the default browser")
+    preview.add_argument(
+        "--no-fetch", action="store_true", help="use stored entries; fetch nothing"
+    )
 
     serve = command("serve", "run the unsubscribe web app (put an HTTPS reverse proxy in front)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -191,6 +216,51 @@ def cmd_demo_feed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_match(args: argparse.Namespace) -> int:
+    from newsletter import report
+    from newsletter.explain import match_query, subscriber_rows
+
+    if bool(args.query) == bool(args.subscriber):
+        raise ConfigError(
+            [
+                Problem(
+                    "match",
+                    None,
+                    "give either a QUERY (in quotes) or "
+                    '--subscriber EMAIL — e.g. match "speech OR TTS"',
+                )
+            ]
+        )
+    app = _open_app(args)
+    try:
+        if args.subscriber:
+            rows = subscriber_rows(app, args.subscriber)
+        else:
+            rows = match_query(app, args.query, feed=args.feed)
+        report.print_matches(rows, as_json=args.json)
+    finally:
+        app.store.close()
+    return EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from newsletter.explain import preview
+    from newsletter.pipeline import fetch
+
+    app = _open_app(args)
+    try:
+        if not args.no_fetch:
+            fetch(app)
+        path = preview(app, args.subscriber, out_dir=args.out, open_browser=args.open)
+    finally:
+        app.store.close()
+    if path is None:
+        print(f"Nothing new for {args.subscriber}: their next digest would be empty (no mail).")
+    else:
+        print(f"Wrote {path} and {path.with_suffix('.txt')}")
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from newsletter.admin import serve
 
@@ -225,6 +295,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check,
     "demo-feed": cmd_demo_feed,
     "serve": cmd_serve,
+    "match": cmd_match,
+    "preview": cmd_preview,
     "subscribers": cmd_subscribers,
 }
 
@@ -244,3 +316,7 @@ def main(argv: list[str] | None = None, *, clock: Clock = system_clock) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `newsletter match … | head`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from newsletter.admin import SubscriberStatus
     from newsletter.delivery import SendOutcome
+    from newsletter.explain import MatchRow
     from newsletter.pipeline import DryRunReport
     from newsletter.sources import FetchOutcome
 
@@ -138,3 +139,30 @@ def print_subscribers(
         ],
         out,
     )
+
+
+def print_matches(
+    rows: Sequence[MatchRow], *, as_json: bool = False, out: TextIO | None = None
+) -> None:
+    out = out or sys.stdout
+    if as_json:
+        print(json.dumps([r.as_json() for r in rows], indent=1, ensure_ascii=False), file=out)
+        return
+    if not rows:
+        print("No entries match.", file=out)
+        return
+    table(
+        ("score", "title", "matched", "topics"),
+        [
+            (
+                f"{r.score:.2f}"
+                + (f" (sim {r.similarity:.2f})" if r.similarity is not None else ""),
+                r.title if len(r.title) <= 60 else r.title[:59] + "…",
+                ", ".join(r.matched_terms) or "-",
+                ", ".join(r.topics),
+            )
+            for r in rows
+        ],
+        out,
+    )
+    print(f"\n{len(rows)} entries match.", file=out)
