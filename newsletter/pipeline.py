@@ -19,7 +19,7 @@ from newsletter.clock import Clock
 from newsletter.compose import compose
 from newsletter.config import Config, ConfigError, Environment, Problem
 from newsletter.match import Matcher
-from newsletter.records import Digest, Message, Subscriber, Topic
+from newsletter.records import Digest, Entry, Message, Subscriber, Topic
 from newsletter.render import Renderer, RenderSettings
 from newsletter.sources import FeedSpec, FeedState, FetchOutcome, fetch_feeds, merge_entries
 from newsletter.store import Store
@@ -122,19 +122,48 @@ def plan_digests(app: App, subscribers: Sequence[Subscriber]) -> list[Digest]:
     digests = []
     for subscriber in subscribers:
         previous = last[subscriber.email]
+        taken = app.store.taken_entries(subscriber.email)
+        updated = (
+            [e for e in entries if is_unseen_version(e, taken)]
+            if app.config.digest.updates == "list"
+            else []
+        )
         digest = compose(
             subscriber,
             entries,
             matches,
-            taken=app.store.taken_entries(subscriber.email),
+            taken=taken,
             since=previous or lookback,
             first_digest=previous is None,
             max_items=app.config.digest.max_items,
             now=now,
+            updated=updated,
         )
         if digest is not None:
             digests.append(digest)
     return digests
+
+
+def version_key(entry: Entry) -> str | None:
+    return None if entry.version is None else f"{entry.key}#v{entry.version}"
+
+
+def is_unseen_version(entry: Entry, taken: set[str]) -> bool:
+    """A paper this subscriber already has, in a version they have not seen (arXiv replace)."""
+    marker = version_key(entry)
+    return entry.key in taken and marker is not None and marker not in taken
+
+
+def carried_keys(digest: Digest) -> tuple[str, ...]:
+    """What the outbox records as carried: each entry's key, and its version when known,
+    so a later version can be told apart and listed once under "Updated"."""
+    keys: list[str] = []
+    for entry in [item.entry for item in digest.items] + list(digest.updated):
+        keys.append(entry.key)
+        marker = version_key(entry)
+        if marker:
+            keys.append(marker)
+    return tuple(dict.fromkeys(keys))
 
 
 # -- render ------------------------------------------------------------------------------
@@ -210,6 +239,7 @@ def render_messages(
             unsubscribe_url=unsubscribe,
             date=now,
         )
+        message = replace(message, entry_keys=carried_keys(digest))
         yield message if sign is None else replace(message, data=sign(message.data))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -114,6 +115,8 @@ def test_new_entries_later_are_the_only_ones_mailed(
   </entry>
 </feed>"""
     feed.write_text(feed.read_text().replace("</feed>", extra))
+    stamp = feed.stat().st_mtime + 2  # a local feed's mtime is its Last-Modified (1 s resolution)
+    os.utime(feed, (stamp, stamp))
     later = NOW.replace(hour=7)
     assert (
         main(

@@ -195,9 +195,13 @@ class Store:
         return added, merged
 
     def entries_since(self, since: datetime) -> list[Entry]:
-        """Entries published, or first seen, at or after ``since``."""
+        """Entries published, first seen or changed (e.g. a new version) at or after ``since``."""
         query = select(entries).where(
-            or_(entries.c.published >= since, entries.c.first_seen >= since)
+            or_(
+                entries.c.published >= since,
+                entries.c.first_seen >= since,
+                entries.c.updated_at >= since,
+            )
         )
         with self.engine.connect() as conn:
             return [_entry(row) for row in conn.execute(query)]
