@@ -1,4 +1,4 @@
-"""One paper, one entry, through the whole pipeline: cross-lists merge, new versions are "Updated"."""
+"""One paper, one entry, end to end: cross-lists merge, a new version is "Updated"."""
 
 from __future__ import annotations
 
