@@ -161,7 +161,7 @@ def cmd_send(args: argparse.Namespace) -> int:
                 out_dir=args.out,
                 only=args.subscriber,
                 fetch_first=not args.no_fetch,
-                progress=report.fetch_progress(),
+                progress=report.fetch_progress(len(app.config.feeds)),
             )
             report.print_fetch(result.fetched)
             report.print_dry_run(result)
@@ -173,7 +173,7 @@ def cmd_send(args: argparse.Namespace) -> int:
             only=args.subscriber,
             fetch_first=not args.no_fetch,
             retry_deferred=args.retry_deferred,
-            progress=report.fetch_progress(),
+            progress=report.fetch_progress(len(app.config.feeds)),
         )
         report.print_fetch(outcome.fetched)
         report.print_send(outcome)
@@ -188,9 +188,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
     app = _open_app(args)
     try:
-        outcomes = fetch(app, force=args.force, progress=report.fetch_progress())
+        progress = report.fetch_progress(len(app.config.feeds))
+        outcomes = fetch(app, force=args.force, progress=progress)
         report.print_fetch(outcomes, always=True)
-        return EXIT_OK if all(o.status != "error" for o in outcomes) else EXIT_INCOMPLETE
+        return EXIT_INCOMPLETE if report.flagged(outcomes) else EXIT_OK
     finally:
         app.store.close()
 

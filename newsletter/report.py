@@ -36,19 +36,20 @@ def human_size(size: int) -> str:
     return f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} B"
 
 
-def fetch_progress(out: TextIO | None = None) -> Callable[[FetchOutcome], None] | None:
-    """A one-line counter on a terminal; nothing otherwise (the summary follows anyway)."""
+def fetch_progress(total: int, out: TextIO | None = None) -> Callable[[FetchOutcome], None] | None:
+    """A progress bar on a terminal; nothing otherwise (one line per feed follows anyway)."""
     stream = out or sys.stderr
-    if not stream.isatty():
+    if not stream.isatty() or total == 0:
         return None
     done = 0
 
     def tick(outcome: FetchOutcome) -> None:
         nonlocal done
         done += 1
-        print(
-            f"\rfetching feeds: {done} done ({outcome.feed})\x1b[K", end="", file=stream, flush=True
-        )
+        filled = round(24 * done / total)
+        bar = "#" * filled + "-" * (24 - filled)
+        line = f"\rfetching [{bar}] {done}/{total} feeds ({outcome.feed})\x1b[K"
+        print(line, end="", file=stream, flush=True)
 
     return tick
 
@@ -68,6 +69,8 @@ def print_fetch(
         new = sum(len(o.entries) for o in outcomes)
         print(f"Fetched {len(outcomes)} feeds: {new} entries received.", file=out)
         return
+    from newsletter.sources import health
+
     rows = []
     for o in outcomes:
         if o.status == "new":
@@ -80,8 +83,17 @@ def print_fetch(
             what = f"ERROR: {o.message}"
         if o.warnings:
             what += f" ({len(o.warnings)} warnings: {o.warnings[0]})"
-        rows.append((o.feed, what))
-    table(("feed", "result"), rows, out)
+        rows.append((o.feed, what, health(o.state)))
+    table(("feed", "this fetch", "health"), rows, out)
+
+
+def flagged(outcomes: Sequence[FetchOutcome], threshold: int = 3) -> list[str]:
+    """Feeds whose failures persisted past the threshold, or that were disabled."""
+    from newsletter.sources import health
+
+    return [
+        o.feed for o in outcomes if health(o.state, threshold).startswith(("failing", "disabled"))
+    ]
 
 
 def print_dry_run(report: DryRunReport, out: TextIO | None = None) -> None:

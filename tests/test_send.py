@@ -157,10 +157,18 @@ def test_broken_feed_is_reported_and_others_still_work(
         f"    url: sample-feed.atom\n  - name: gone\n    url: {http_files.base}/missing.xml\n",
     )
     project.write(main=main_yaml, subscribers=project.subscribers.read_text())
-    assert run(project, "fetch") == 1
+    assert run(project, "fetch") == 0  # one failure is reported, not yet flagged
     out = capsys.readouterr().out
-    assert "gone" in out and "ERROR" in out
+    assert "gone" in out and "ERROR" in out and "404" in out
     assert "80 entries" in out
+    assert run(project, "fetch", "--force") == 0
+    capsys.readouterr()
+    assert run(project, "fetch", "--force") == 1  # the third failure in a row flags it
+    out = capsys.readouterr().out
+    gone = next(line for line in out.splitlines() if line.startswith("gone"))
+    assert "failing since 2026-11-26 06:00 UTC (3 failed fetches in a row)" in gone
+    sample = next(line for line in out.splitlines() if line.startswith("sample"))
+    assert "not modified" in sample
 
 
 def test_subscriber_without_matches_gets_no_mail(
