@@ -5,7 +5,6 @@ and the real offline model when the ``semantic`` extra is installed."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,9 +20,7 @@ from newsletter.match import (
 )
 from newsletter.match.semantic import (
     SemanticScorer,
-    SemanticUnavailableError,
     decide,
-    require_semantic,
     split_sentences,
 )
 from newsletter.records import Entry, Topic
@@ -71,21 +68,6 @@ class ConceptEmbedder:
 
 def scorer() -> SemanticScorer:
     return SemanticScorer(ConceptEmbedder())
-
-
-def test_missing_extra_is_a_clear_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "sentence_transformers" else real(name, *a),
-    )
-    with pytest.raises(SemanticUnavailableError, match=r"'semantic' extra.*newsletter\[semantic\]"):
-        require_semantic()
-    with pytest.raises(SemanticUnavailableError):
-        Matcher([Topic(id="t", title="t", about="speech synthesis")])
-    # keyword-only topics never need the extra
-    Matcher([Topic(id="t", title="t", query="speech")])
 
 
 def test_sentences_are_the_title_then_the_abstract_sentences() -> None:

