@@ -6,7 +6,10 @@ entry in turn (no dedupe, no index; entries are still tokenized only once, which
 the baseline). It is measured on a sample of entries in the same run and scaled
 linearly to the full batch, since its cost is exactly proportional to the entries.
 
-Run: ``python -m bench.match [--quick]``.
+Also the quality of ``about`` (semantic) topics on a labelled set built from the seed
+papers: precision and recall for keyword-only, semantic-only and combined matching.
+
+Run: ``python -m bench.match [--quick | --quality]``.
 """
 
 from __future__ import annotations
@@ -115,7 +118,166 @@ def _baseline(subscriber_queries: list[str], entries: list[Entry]) -> tuple[floa
     return time.process_time() - start, matched
 
 
+# A labelled set over the 80 seed papers (indices into papers.json): for each interest,
+# the plain words a subscriber would write (``about``), the keyword query an admin would
+# write, and the papers that reader would want, judged from title and abstract.
+LABELLED_TOPICS: list[tuple[str, str, str, set[int]]] = [
+    (
+        "speech synthesis and voice generation: text-to-speech, voice conversion, "
+        "generating spoken audio",
+        'speech (synthesis OR generation) OR text-to-speech OR tts OR "voice conversion"',
+        "speech",
+        {14, 16, 22, 35},
+    ),
+    (
+        "machine learning for medical images such as CT scans, MRI and anatomy",
+        "medical OR CT OR anatomical OR clinical OR radiology",
+        "medical",
+        {3, 8, 15, 51},
+    ),
+    (
+        "making transformers and attention cheaper: efficient, lightweight or "
+        "linear-complexity attention",
+        "(transformer* OR attention) (efficien* OR linear OR lightweight)",
+        "efficient-attention",
+        {6, 23, 31, 33, 39, 40, 48},
+    ),
+    (
+        "generating images and videos with diffusion models, text-to-image",
+        'diffusion (image* OR video*) OR text-to-image OR "video generation" OR "image generation"',
+        "generation",
+        {31, 46, 62, 71, 75},
+    ),
+    (
+        "recommender systems that suggest items to users",
+        "recommend* OR recommender OR click-through",
+        "recsys",
+        {52, 59, 61, 64, 78},
+    ),
+    (
+        "molecules, chemistry and drug discovery",
+        "molecul* OR chemical OR drug* OR chemistry",
+        "chemistry",
+        {49, 65, 68},
+    ),
+    (
+        "how transformers and large language models learn in context",
+        '"in-context"',
+        "icl",
+        {37, 38},
+    ),
+]
+
+
+def _precision_recall(
+    found: set[tuple[str, int]], wanted: set[tuple[str, int]]
+) -> tuple[float, float]:
+    hits = len(found & wanted)
+    return hits / max(len(found), 1), hits / max(len(wanted), 1)
+
+
+def quality(semantic_rows: bool = True) -> list[dict[str, Any]]:
+    """Precision/recall on the labelled set: keyword, plain cosine, semantic, combined.
+
+    The semantic rows need the ``semantic`` extra and take about a minute on one core.
+    """
+    papers = _papers()
+    entries = [
+        Entry(
+            key=str(i),
+            title=p["title"],
+            link=p.get("link", ""),
+            published=datetime(2024, 1, 1, tzinfo=UTC),
+            abstract=p["abstract"],
+        )
+        for i, p in enumerate(papers)
+    ]
+    wanted = {(name, i) for _, _, name, rel in LABELLED_TOPICS for i in rel}
+
+    def found(topics: list[Topic], **kwargs: Any) -> set[tuple[str, int]]:
+        result = Matcher(topics, **kwargs).match(entries)
+        return {(tid, int(key)) for key, matches in result.items() for tid in matches}
+
+    keyword = found([Topic(id=n, title=n, query=q) for _, q, n, _ in LABELLED_TOPICS])
+    kp, kr = _precision_recall(keyword, wanted)
+    label = f"{len(LABELLED_TOPICS)} topics x {len(entries)} seed papers"
+    rows = [
+        _row(f"topic precision, keyword only ({label})", kp, kp, "precision"),
+        _row(f"topic recall, keyword only ({label})", kr, kr, "recall"),
+    ]
+    from newsletter.match.semantic import SemanticScorer, semantic_available
+
+    if not semantic_rows or not semantic_available():
+        return rows
+    scorer = SemanticScorer()
+    start = time.process_time()
+    scorer.entry_matrices(entries)
+    embed_s = time.process_time() - start
+    # The plain approach as the semantic baseline: one vector per paper, fixed cut-off.
+    docs = scorer.embedder.embed([f"{e.title}. {e.abstract}" for e in entries])
+    abouts = scorer.embedder.embed([a for a, _, _, _ in LABELLED_TOPICS])
+    plain = {
+        (LABELLED_TOPICS[t][2], i)
+        for t, row in enumerate(abouts @ docs.T)
+        for i, sim in enumerate(row)
+        if sim >= 0.4
+    }
+    pp, pr = _precision_recall(plain, wanted)
+    semantic = found(
+        [Topic(id=n, title=n, about=a) for a, _, n, _ in LABELLED_TOPICS], semantic=scorer
+    )
+    either = found(
+        [Topic(id=n, title=n, query=q, about=a) for a, q, n, _ in LABELLED_TOPICS], semantic=scorer
+    )
+    both = found(
+        [Topic(id=n, title=n, query=q, about=a, require="both") for a, q, n, _ in LABELLED_TOPICS],
+        semantic=scorer,
+    )
+    for name, got in (
+        ("semantic only", semantic),
+        ("query OR about", either),
+        ("query AND about", both),
+    ):
+        p, r = _precision_recall(got, wanted)
+        rows.append(
+            _row(
+                f"topic precision, {name} (baseline: plain cosine >= 0.4) ({label})",
+                p,
+                pp,
+                "precision",
+            )
+        )
+        rows.append(
+            _row(f"topic recall, {name} (baseline: plain cosine >= 0.4) ({label})", r, pr, "recall")
+        )
+    rows.append(
+        {
+            "name": f"embed {len(entries)} papers (title + each abstract sentence), "
+            "all-MiniLM-L6-v2, 1 CPU thread, first run (later runs read the cache)",
+            "value": round(len(entries) / embed_s, 1),
+            "baseline": None,
+            "unit": "papers/s",
+            "ratio": None,
+        }
+    )
+    return rows
+
+
+def _row(name: str, value: float, baseline: float, unit: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "value": round(value, 3),
+        "baseline": round(baseline, 3),
+        "unit": unit,
+        "ratio": round(value / baseline, 2) if baseline else None,
+    }
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
+    return throughput(quick) + quality(semantic_rows=not quick)
+
+
+def throughput(quick: bool) -> list[dict[str, Any]]:
     rng = random.Random(4)
     n_entries, n_distinct, n_subscriber_topics, sample = (
         (300, 1_000, 3_000, 10) if quick else (2_000, 10_000, 30_000, 40)
@@ -174,5 +336,5 @@ def run(quick: bool) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    for row in run(quick="--quick" in sys.argv):
+    for row in quality() if "--quality" in sys.argv else run(quick="--quick" in sys.argv):
         print(json.dumps(row))

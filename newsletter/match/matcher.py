@@ -14,13 +14,14 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from newsletter.match.analyze import AnalyzedEntry, analyze, phrase_stems
 from newsletter.match.evaluate import (
     DEFAULT_FIELDS,
     Explanation,
     combine,
-    explain,
+    explain_leaf_in,
     popularity_lift,
     positive_leaves,
 )
@@ -28,6 +29,12 @@ from newsletter.match.nodes import And, Field, Leaf, Node, Not, Or, Phrase, Pref
 from newsletter.match.parser import parse
 from newsletter.match.tokens import fold, stem
 from newsletter.records import Entry, Topic, TopicMatch
+
+if TYPE_CHECKING:
+    from newsletter.match.semantic import SemanticScorer
+
+SIMILARITY_WEIGHT = 4.0
+"""Score of an ``about`` topic: ``(keyword base + 4 · similarity) · popularity lift``."""
 
 __all__ = ["CompiledQuery", "MatchStats", "Matcher"]
 
@@ -41,6 +48,9 @@ class CompiledQuery:
     leaf_ids: tuple[int, ...]
     """The query's positive leaves (what a match is explained by), as matcher-wide ids."""
     topic_ids: list[str] = field(default_factory=list)
+    """Keyword-only topics with this query (they receive its matches directly)."""
+    keep: bool = False
+    """Whether an ``about`` topic also uses this query and needs its per-entry results."""
 
 
 @dataclass(slots=True)
@@ -53,30 +63,52 @@ class MatchStats:
     """Query evaluations over a whole batch (one per distinct query per ``match`` call)."""
     explained: int = 0
     """(entry, distinct query) pairs that matched and were scored and highlighted."""
+    about_texts: int = 0
+    """Distinct ``about`` texts (each embedded once)."""
 
 
 class Matcher:
     """Matches entries against topics; build once per run, call :meth:`match` per batch."""
 
-    def __init__(self, topics: Iterable[Topic]) -> None:
+    def __init__(self, topics: Iterable[Topic], semantic: SemanticScorer | None = None) -> None:
+        """Compile every distinct query once.
+
+        ``semantic`` scores ``about`` topics; when such topics exist and it is None, the
+        default model is used, and :class:`~newsletter.match.semantic.SemanticUnavailableError`
+        is raised if the ``semantic`` extra is not installed.
+        """
         self.stats = MatchStats()
         self._queries: dict[str, CompiledQuery] = {}
-        self._topic_query: dict[str, str | None] = {}
+        self._topics: dict[str, Topic] = {}
+        self._about_topics: list[Topic] = []
         self._leaf_ids: dict[tuple[str | None, Leaf], int] = {}
         self._leaves: list[tuple[str | None, Leaf]] = []
         for topic in topics:
             self._add(topic)
+        self.semantic = semantic
+        if self._about_topics and semantic is None:
+            from newsletter.match.semantic import SemanticScorer
+
+            self.semantic = SemanticScorer()
+        self.stats.about_texts = len({t.about for t in self._about_topics})
 
     def _add(self, topic: Topic) -> None:
-        query = topic.query
-        if topic.id in self._topic_query:
-            if self._topic_query[topic.id] != query:
+        known = self._topics.get(topic.id)
+        if known is not None:
+            if _definition(known) != _definition(topic):
                 raise ValueError(
-                    f"two topics share the id {topic.id!r} but have different queries; "
+                    f"two topics share the id {topic.id!r} but are defined differently; "
                     "topic ids must be unique"
                 )
             return
-        self._topic_query[topic.id] = query
+        self._topics[topic.id] = topic
+        if topic.about is not None:
+            if topic.require not in ("either", "both"):
+                raise ValueError(
+                    f"topic {topic.id!r}: require must be 'either' or 'both', not {topic.require!r}"
+                )
+            self._about_topics.append(topic)
+        query = topic.query
         if query is None:
             return
         compiled = self._queries.get(query)
@@ -85,7 +117,10 @@ class Matcher:
             compiled = CompiledQuery(query, node, self._intern(positive_leaves(node)))
             self._queries[query] = compiled
             self.stats.compiled += 1
-        compiled.topic_ids.append(topic.id)
+        if topic.about is None:
+            compiled.topic_ids.append(topic.id)
+        else:
+            compiled.keep = True
 
     def _intern(self, leaves: list[tuple[str | None, Leaf]]) -> tuple[int, ...]:
         """Number leaves matcher-wide, so per-entry caches key on small ints, not nodes."""
@@ -105,18 +140,68 @@ class Matcher:
         batch = _Batch(list(docs.values()), self._leaves)
         keys = list(docs)
         lifts = [popularity_lift(doc.entry.popularity) for doc in docs.values()]
+        kept: dict[str, dict[int, Explanation]] = {}
         stats = self.stats
         for compiled in self._queries.values():
             stats.evaluations += 1
             bits = batch.eval(compiled.node, None)
+            hits: dict[int, Explanation] = (
+                kept.setdefault(compiled.text, {}) if compiled.keep else {}
+            )
             for i in _iter_bits(bits):
-                base, terms, title, abstract, _ = batch.explain(i, compiled.leaf_ids)
+                why = batch.explain(i, compiled.leaf_ids)
                 stats.explained += 1
+                if compiled.keep:
+                    hits[i] = why
+                if not compiled.topic_ids:
+                    continue
+                base, terms, title, abstract, _ = why
                 value = round(base * lifts[i], 6)
                 matches = result[keys[i]]
                 for topic_id in compiled.topic_ids:
                     matches[topic_id] = TopicMatch(topic_id, value, terms, title, abstract)
+        if self._about_topics:
+            self._match_about([d.entry for d in docs.values()], kept, lifts, result)
         return result
+
+    def _match_about(
+        self,
+        entries: list[Entry],
+        kept: dict[str, dict[int, Explanation]],
+        lifts: list[float],
+        result: dict[str, dict[str, TopicMatch]],
+    ) -> None:
+        """Topics with ``about``: similarity, combined with their query per ``require``."""
+        from newsletter.match.semantic import decide
+
+        assert self.semantic is not None
+        abouts = list(dict.fromkeys(t.about for t in self._about_topics if t.about))
+        rows = dict(zip(abouts, self.semantic.similarities(abouts, entries), strict=True))
+        for topic in self._about_topics:
+            assert topic.about is not None
+            row = rows[topic.about]
+            close = {int(i) for i in decide(row, topic.threshold).nonzero()[0]}
+            lexical = kept.get(topic.query, {}) if topic.query is not None else {}
+            if topic.query is not None and topic.require == "both":
+                chosen = close & lexical.keys()
+            else:
+                chosen = close | lexical.keys()
+            for i in sorted(chosen):
+                similarity = float(row[i])
+                why = lexical.get(i)
+                base = why.base if why else 0.0
+                result[entries[i].key][topic.id] = TopicMatch(
+                    topic.id,
+                    round((base + SIMILARITY_WEIGHT * max(similarity, 0.0)) * lifts[i], 6),
+                    why.terms if why else (),
+                    why.title_spans if why else (),
+                    why.abstract_spans if why else (),
+                    round(similarity, 4),
+                )
+
+
+def _definition(topic: Topic) -> tuple[object, ...]:
+    return (topic.query, topic.about, topic.threshold, topic.require)
 
 
 def _iter_bits(bits: int) -> Iterator[int]:
@@ -231,16 +316,10 @@ class _Batch:
         field, leaf = self.leaves[lid]
         per_field = self._lid_bits.get(lid)
         if per_field is None:
-            names = DEFAULT_FIELDS if field is None else (field,)
-            per_field = self._lid_bits[lid] = [(n, self.leaf_bits(n, leaf)) for n in names]
-        doc = self.docs[i]
-        occurrences = [
-            o
-            for name, bits in per_field
-            if bits >> i & 1
-            for o in doc.fields[name].occurrences(name, leaf)
-        ]
-        found = explain([occurrences]) if occurrences else None
+            scope = DEFAULT_FIELDS if field is None else (field,)
+            per_field = self._lid_bits[lid] = [(n, self.leaf_bits(n, leaf)) for n in scope]
+        present = [name for name, bits in per_field if bits >> i & 1]
+        found = explain_leaf_in(self.docs[i], present, leaf) if present else None
         self._hits[key] = found
         return found
 
