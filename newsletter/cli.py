@@ -132,11 +132,11 @@ def _load(args: argparse.Namespace) -> tuple[Environment, Path]:
 
 def _open_app(args: argparse.Namespace) -> App:
     """Load and validate everything once; the stages get typed objects."""
-    from newsletter.checks import check_query
+    from newsletter.checks import check_query, semantic_problem
     from newsletter.store import Store
 
     env, path = _load(args)
-    config = load_config(path, query_checker=check_query)
+    config = load_config(path, query_checker=check_query, semantic_problem=semantic_problem)
     store = Store.open(env.database_url or config.database_url)
     return App(config=config, env=env, store=store, clock=args.clock)
 

@@ -7,8 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter.config import ConfigError, Problem
-from newsletter.match import Matcher, QuerySyntaxError, parse
-from newsletter.pipeline import App, active_subscribers, plan_digests, render_messages
+from newsletter.match import QuerySyntaxError, parse
+from newsletter.pipeline import (
+    App,
+    active_subscribers,
+    make_matcher,
+    plan_digests,
+    render_messages,
+)
 from newsletter.records import Entry, Topic
 from newsletter.sources import FeedSpec, fetch_feeds
 
@@ -58,7 +64,7 @@ def match_query(app: App, query: str, *, feed: str | None = None) -> list[MatchR
         ) from None
     topic = Topic(id="query", title="query", query=query)
     entries = entries_from(app, feed)
-    matches = Matcher([topic]).match(entries)
+    matches = make_matcher(app, [topic]).match(entries)
     rows = []
     for entry in entries:
         found = matches.get(entry.key, {}).get("query")

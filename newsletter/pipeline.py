@@ -109,6 +109,20 @@ def distinct_topics(subscribers: Iterable[Subscriber]) -> list[Topic]:
     return list({topic.id: topic for s in subscribers for topic in s.topics}.values())
 
 
+def make_matcher(app: App, topics: Sequence[Topic]) -> Matcher:
+    """Keyword topics need nothing more; ``about:`` topics get the embedding model, with
+    entry vectors cached in the database so each entry is embedded once."""
+    if not any(topic.about for topic in topics):
+        return Matcher(topics)
+    from newsletter.match.semantic import SemanticScorer, SemanticUnavailableError
+
+    try:
+        scorer = SemanticScorer(cache=app.store.vector_cache())
+    except SemanticUnavailableError as exc:
+        raise ConfigError([Problem(str(app.config.subscribers_path), None, str(exc))]) from None
+    return Matcher(topics, semantic=scorer)
+
+
 def plan_digests(app: App, subscribers: Sequence[Subscriber]) -> list[Digest]:
     """The digest each subscriber would get now; subscribers with nothing new get none."""
     if not subscribers:
@@ -118,7 +132,8 @@ def plan_digests(app: App, subscribers: Sequence[Subscriber]) -> list[Digest]:
     last = {s.email: app.store.last_digest_at(s.email) for s in subscribers}
     oldest = min((t or lookback) for t in last.values())
     entries = app.store.entries_since(min(oldest, lookback))
-    matches = Matcher(distinct_topics(subscribers)).match(entries)
+    topics = distinct_topics(subscribers)
+    matches = make_matcher(app, topics).match(entries)
     digests = []
     for subscriber in subscribers:
         previous = last[subscriber.email]

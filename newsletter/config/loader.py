@@ -114,7 +114,12 @@ def _is_union_tag(part: object) -> bool:
     return isinstance(part, str) and (part in {"str", "TopicModel"} or part.startswith("function-"))
 
 
-def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Config:
+def load_config(
+    path: Path,
+    *,
+    query_checker: QueryChecker | None = None,
+    semantic_problem: Callable[[], str | None] | None = None,
+) -> Config:
     """Read ``newsletter.yaml`` and its subscribers file; ConfigError lists every problem."""
     problems: list[Problem] = []
     path = path.expanduser()
@@ -138,6 +143,18 @@ def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Con
     if subs is None:
         raise ConfigError(problems)
     assert isinstance(subs, SubscribersModel)
+
+    semantic_trouble: list[str | None] = []
+
+    def check_about(about: str | None, loc: tuple[str | int, ...]) -> None:
+        if about is None or semantic_problem is None:
+            return
+        if not semantic_trouble:
+            semantic_trouble.append(semantic_problem())
+        if semantic_trouble[0]:
+            problems.append(
+                Problem(subs_shown, subs_lines.line((*loc, "about")), semantic_trouble[0])
+            )
 
     def check_query(query: str | None, loc: tuple[str | int, ...]) -> None:
         if query is None or query_checker is None:
@@ -172,6 +189,7 @@ def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Con
     topics: dict[str, Topic] = {}
     for topic_id, model in topic_models.items():
         check_query(model.query, ("topics", topic_id))
+        check_about(model.about, ("topics", topic_id))
         topics[topic_id] = Topic(
             id=topic_id,
             title=model.title,
@@ -225,6 +243,7 @@ def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Con
                 own.append(topics[item])
             else:
                 check_query(item.query, t_loc)
+                check_about(item.about, t_loc)
                 own.append(
                     Topic(
                         id=f"{sub.email.lower()}#{t_index}",
