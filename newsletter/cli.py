@@ -173,6 +173,7 @@ def cmd_send(args: argparse.Namespace) -> int:
             only=args.subscriber,
             fetch_first=not args.no_fetch,
             retry_deferred=args.retry_deferred,
+            on_result=report.send_progress(),
             progress=report.fetch_progress(len(app.config.feeds)),
         )
         report.print_fetch(outcome.fetched)

@@ -21,6 +21,7 @@ from newsletter.pipeline import (
     BATCH,
     App,
     active_subscribers,
+    dkim_signer,
     fetch,
     plan_digests,
     render_messages,
@@ -97,17 +98,21 @@ def compose_into_outbox(
     """
     now = app.now()
     period = period or now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Everything that can fail on a setting is checked before the run is claimed.
+    secret = app.env.require_secret()
+    sign = dkim_signer(app.env)
     run_id = app.store.claim_run(schedule, period, now)
     if run_id is None:  # another process composed this run already
         return 0
-    secret = app.env.require_secret()
     chosen = active_subscribers(app, only)
     if subscribers is not None:
         wanted = {s.email.lower() for s in subscribers}
         chosen = [s for s in chosen if s.email.lower() in wanted]
     digests = plan_digests(app, chosen)
     composed = 0
-    messages = render_messages(app, digests, run_key=f"{schedule}:{period}", secret=secret)
+    messages = render_messages(
+        app, digests, run_key=f"{schedule}:{period}", secret=secret, sign=sign
+    )
     batch: list[Message] = []
     for message in messages:
         batch.append(message)
@@ -189,13 +194,15 @@ def send(
     fetch_first: bool = True,
     retry_deferred: bool = False,
     progress: Callable[[FetchOutcome], None] | None = None,
+    on_result: Callable[[OutboxRow, SendResult], None] | None = None,
 ) -> SendOutcome:
     """`send`: fetch, compose into the outbox, deliver. Exit status follows ``complete``."""
     app.env.require_smtp()
     app.env.require_secret()
+    dkim_signer(app.env)  # a bad DKIM setting stops the send before anything is fetched
     fetched = fetch(app, progress=progress) if fetch_first else []
     composed = compose_into_outbox(app, only=only)
-    outcome = deliver_outbox(app, retry_deferred=retry_deferred)
+    outcome = deliver_outbox(app, retry_deferred=retry_deferred, on_result=on_result)
     outcome.fetched = fetched
     outcome.composed = composed
     return outcome

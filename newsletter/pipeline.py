@@ -238,10 +238,14 @@ def dkim_signer(env: Environment) -> Callable[[bytes], bytes] | None:
 
 
 def render_messages(
-    app: App, digests: Iterable[Digest], *, run_key: str, secret: str
+    app: App,
+    digests: Iterable[Digest],
+    *,
+    run_key: str,
+    secret: str,
+    sign: Callable[[bytes], bytes] | None = None,
 ) -> Iterable[Message]:
     renderer = make_renderer(app.config)
-    sign = dkim_signer(app.env)
     now = app.now()
     for digest in digests:
         token = make_token(digest.subscriber.email, secret, now=now)
@@ -323,6 +327,7 @@ def dry_run(
         report.fetched = fetch(app, progress=progress)
     digests = plan_digests(app, active_subscribers(app, only))
     secret = app.env.secret or DRY_RUN_SECRET
-    messages = render_messages(app, digests, run_key="dry-run", secret=secret)
+    sign = dkim_signer(app.env)
+    messages = render_messages(app, digests, run_key="dry-run", secret=secret, sign=sign)
     report.rows = write_previews(out_dir, zip(messages, digests, strict=True))
     return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
@@ -50,6 +51,24 @@ def fetch_progress(total: int, out: TextIO | None = None) -> Callable[[FetchOutc
         bar = "#" * filled + "-" * (24 - filled)
         line = f"\rfetching [{bar}] {done}/{total} feeds ({outcome.feed})\x1b[K"
         print(line, end="", file=stream, flush=True)
+
+    return tick
+
+
+def send_progress(out: TextIO | None = None) -> Callable[[object, object], None] | None:
+    """A running count of delivery outcomes on a terminal; nothing otherwise."""
+    stream = out or sys.stderr
+    if not stream.isatty():
+        return None
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def tick(_row: object, result: object) -> None:
+        status = str(getattr(result, "status", "?"))
+        with lock:
+            counts[status] = counts.get(status, 0) + 1
+            done = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+            print(f"\rdelivering: {done}\x1b[K", end="", file=stream, flush=True)
 
     return tick
 
@@ -115,6 +134,8 @@ def print_dry_run(report: DryRunReport, out: TextIO | None = None) -> None:
 
 def print_send(outcome: SendOutcome, out: TextIO | None = None) -> None:
     out = out or sys.stdout
+    if sys.stderr.isatty():
+        print("\r\x1b[K", end="", file=sys.stderr)
     print(
         f"Composed {outcome.composed} digests. Sent {outcome.sent}, deferred {outcome.deferred}, "
         f"failed {outcome.failed}.",

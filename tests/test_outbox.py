@@ -305,3 +305,69 @@ def test_subscribers_command_shows_status(
     )
     assert "1 failed" in lines["bob@example.org"]
     assert "suppressed (unsubscribed) since 2026-11-26 06:00 UTC" in lines["nobody@example.org"]
+
+
+def test_dkim_signed_bytes_are_stored_and_verify_where_they_arrive(
+    project: Project, tmp_path: Path
+) -> None:
+    import base64
+
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "dkim.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        assert name == b"nl._domainkey.example.org."
+        return record
+
+    sink = Sink()
+    with smtp_server(sink) as port:
+        use_sink(
+            project,
+            port,
+            DKIM_SELECTOR="nl",
+            DKIM_DOMAIN="example.org",
+            DKIM_PRIVATE_KEY_FILE=str(key_file),
+        )
+        assert send(project) == 0
+    assert len(sink.received) == 2
+    for _, data in sink.received:
+        assert data.startswith(b"DKIM-Signature:")
+        assert dkim.verify(data, dnsfunc=dns)
+        header = data.split(b"\r\n\r\n", 1)[0].replace(b"\r\n\t", b"").replace(b"\r\n ", b"")
+        signed = header.split(b" h=", 1)[1].split(b";", 1)[0].lower()
+        assert b"list-unsubscribe-post" in signed and b"list-unsubscribe" in signed
+    store = Store.open(load_config(project.config).database_url)
+    stored = {row.subscriber: row.data for row in store.outbox_rows()}
+    store.close()
+    for recipient, data in sink.received:
+        assert stored[recipient].replace(b"\r\n", b"\n") == data.replace(b"\r\n", b"\n")
+
+
+def test_missing_dkim_key_file_is_a_clear_error(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_sink(
+        project,
+        25,
+        DKIM_SELECTOR="nl",
+        DKIM_DOMAIN="example.org",
+        DKIM_PRIVATE_KEY_FILE=str(project.root / "nope.pem"),
+    )
+    assert send(project) == 2
+    err = capsys.readouterr().err
+    assert "DKIM_PRIVATE_KEY_FILE cannot be read" in err and "Traceback" not in err
