@@ -83,6 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("check", "validate the configuration, topics and templates; exit 0 when all is well")
 
+    run = command(
+        "run",
+        "run the scheduler in the foreground: every digest on time, per subscriber time zone",
+    )
+    run.add_argument(
+        "--stop-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=45.0,
+        help="on SIGTERM, how long to let the job in flight finish (default: 45)",
+    )
+
+    command("status", "show next runs, last outcomes, failing feeds and the outbox; exit 1 if not")
+
     demo = command("demo-feed", "write the bundled sample feed with dates ending today")
     demo.add_argument(
         "--out",
@@ -184,11 +198,37 @@ def cmd_demo_feed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from newsletter.checks import check_query
+    from newsletter.schedule import run_daemon
+
+    app = _open_app(args)
+    try:
+        reload = partial(load_config, app.config.path, query_checker=check_query)
+        return run_daemon(app, reload, stop_timeout=args.stop_timeout)
+    finally:
+        app.store.close()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from newsletter.schedule import status
+
+    app = _open_app(args)
+    try:
+        return status(app)
+    finally:
+        app.store.close()
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "send": cmd_send,
     "fetch": cmd_fetch,
     "check": cmd_check,
     "demo-feed": cmd_demo_feed,
+    "run": cmd_run,
+    "status": cmd_status,
 }
 
 

@@ -7,6 +7,7 @@ the loader adds ``file:line:`` in front.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -64,13 +65,44 @@ def check_cron(expression: str) -> str:
 
 CronExpression = Annotated[str, AfterValidator(check_cron)]
 
+_DURATION_PART = re.compile(r"(\d+)\s*([smhd])")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"30m"``, ``"6h"``, ``"1h30m"``, ``"90s"``, ``"1d"`` → timedelta; ValueError otherwise."""
+    compact = text.strip().lower().replace(" ", "")
+    parts = _DURATION_PART.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise ValueError(
+            f"{text!r} is not a duration — write a number and a unit (s, m, h, d), "
+            "e.g. 30m, 6h or 1h30m"
+        )
+    return timedelta(seconds=sum(int(n) * _DURATION_UNITS[u] for n, u in parts))
+
+
+def check_interval(text: str) -> str:
+    """A fetch interval: at least a minute, so a typo cannot hammer a publisher."""
+    if parse_duration(text) < timedelta(minutes=1):
+        raise ValueError(f"{text!r} is too short — fetch at most once a minute, e.g. 30m")
+    return text
+
+
+def check_grace(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+Interval = Annotated[str, AfterValidator(check_interval)]
+Grace = Annotated[str, AfterValidator(check_grace)]
+
 
 class FeedModel(Strict):
     name: str
     url: str
     type: Literal["feed", "arxiv", "hf-daily-papers"] = "feed"
     announce_types: tuple[str, ...] = ("new", "cross")
-    fetch_every: str | None = None
+    fetch_every: Interval | None = None
 
     @field_validator("name")
     @classmethod
@@ -109,6 +141,9 @@ class NewsletterModel(Strict):
     digest: DigestModel = Field(default_factory=DigestModel)
     timezone: str = "UTC"
     templates: str | None = None
+    fetch_every: Interval = "30m"
+    catch_up: Grace = "6h"
+    log_format: Literal["key=value", "json"] = "key=value"
 
     @field_validator("title")
     @classmethod
