@@ -47,6 +47,48 @@ def check_timezone(value: str) -> str:
     return value
 
 
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _crontab_weekdays(field: str) -> str:
+    """Crontab day-of-week numbers (0 or 7 = Sunday) as names: APScheduler 3 counts from Monday."""
+    parts = []
+    for part in field.split(","):
+        span, _, step_text = part.partition("/")
+        if (span == "*" and not step_text) or any(c.isalpha() for c in span):
+            parts.append(part)
+            continue
+        step = int(step_text) if step_text.isdigit() else 1
+        if span == "*":
+            first, last = 0, 6
+        elif "-" in span:
+            low, _, high = span.partition("-")
+            first, last = int(low), int(high)
+        else:
+            first = int(span)
+            last = 7 if step_text else first
+        if not 0 <= first <= last <= 7 or step < 1:
+            raise ValueError(f"day of week {part!r} must be 0-7 (0 and 7 are Sunday) or a name")
+        parts.extend(_CRON_DAYS[day % 7] for day in range(first, last + 1, step))
+    return ",".join(dict.fromkeys(parts))
+
+
+def cron_trigger(expression: str, timezone: str) -> CronTrigger:
+    """A standard 5-field crontab (Sunday is 0 or 7) as an APScheduler trigger in ``timezone``."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"wrong number of fields: {len(fields)}, expected 5")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_crontab_weekdays(weekday),
+        timezone=ZoneInfo(timezone),
+    )
+
+
 def check_cron(expression: str) -> str:
     fields = expression.split()
     if len(fields) != 5:
@@ -55,7 +97,7 @@ def check_cron(expression: str) -> str:
             "— write minute hour day-of-month month day-of-week, e.g. '0 7 * * 1-5'"
         )
     try:
-        CronTrigger.from_crontab(expression, timezone="UTC")
+        cron_trigger(expression, "UTC")
     except ValueError as exc:
         raise ValueError(
             f"bad cron expression {expression!r} ({exc}) — e.g. '0 7 * * *' for 07:00 every day"
