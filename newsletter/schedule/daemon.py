@@ -69,6 +69,7 @@ class Daemon:
         *,
         scheduler: BackgroundScheduler | None = None,
         drain_every: timedelta = DRAIN_EVERY,
+        log_handler: logging.Handler | None = None,
     ) -> None:
         self.app = app
         self.config = app.config
@@ -78,6 +79,7 @@ class Daemon:
         self.idle.set()
         self._busy = threading.Lock()
         self.drain_every = drain_every
+        self.log_handler = log_handler
         self.scheduler = scheduler or BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(1)},
@@ -239,6 +241,8 @@ class Daemon:
             )
         self.config = new
         self.install_jobs()
+        if self.log_handler is not None:
+            self.log_handler.setFormatter(logs.StructuredFormatter(new.log_format))
         logs.event(
             "reloaded",
             schedules=len(self.groups),
@@ -266,7 +270,7 @@ def run_daemon(
     app.env.require_smtp()
     app.env.require_secret()
     handler = logs.setup(app.config.log_format)
-    daemon = Daemon(app, load_config)
+    daemon = Daemon(app, load_config, log_handler=handler)
     asked: list[str] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -287,8 +291,9 @@ def run_daemon(
                 signame = next(n for n in names if n in ("SIGTERM", "SIGINT"))
                 logs.event("stopping", signal=signame, busy=not daemon.idle.is_set())
                 break
-            if "SIGHUP" in names and daemon.reload():
-                handler.setFormatter(logs.StructuredFormatter(daemon.config.log_format))
+            if "SIGHUP" in names:
+                logs.event("reloading", signal="SIGHUP")
+                daemon.reload()
         finished = daemon.shutdown(stop_timeout)
         if not finished:
             logs.event(
