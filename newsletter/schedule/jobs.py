@@ -73,9 +73,7 @@ def run_group(
     summary = RunSummary(group.key, period, fire_time)
     try:
         if not stop.is_set():
-            outcomes = fetch(app)
-            summary.fetched = sum(1 for o in outcomes if o.status in ("new", "not_modified"))
-            summary.fetch_errors = sum(1 for o in outcomes if o.status == "error")
+            _fetch_before_send(app, summary)
         if not stop.is_set():
             summary.composed = compose_into_outbox(
                 app, subscribers=group.subscribers, schedule=group.key, period=period
@@ -105,6 +103,22 @@ def run_group(
     fields["catch_up"] = catch_up
     logs.event("run", logging.INFO if summary.status == "done" else logging.WARNING, **fields)
     return summary
+
+
+def _fetch_before_send(app: App, summary: RunSummary) -> None:
+    """A fetch that breaks must not cost the digest: compose from what is stored."""
+    try:
+        outcomes = fetch(app)
+    except Exception:
+        summary.fetch_errors = len(app.config.feeds)
+        logging.getLogger(logs.LOGGER).exception(
+            "fetch before %s %s failed; composing from stored entries",
+            summary.schedule,
+            summary.period,
+        )
+        return
+    summary.fetched = sum(1 for o in outcomes if o.status in ("new", "not_modified"))
+    summary.fetch_errors = sum(1 for o in outcomes if o.status == "error")
 
 
 def _record(app: App, summary: RunSummary) -> None:
