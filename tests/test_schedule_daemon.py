@@ -329,3 +329,20 @@ def test_feeds_are_fetched_on_their_own_interval(project: Project) -> None:
     rows = daemon.app.store.feed_rows()
     assert set(rows) == {"slow"} and rows["slow"]["last_fetch"] == clock.now
     assert daemon.app.store.entry_count() == 80
+
+
+def test_shutdown_says_when_the_job_in_flight_outlives_the_timeout(
+    project: Project, smtp_sink: Sink
+) -> None:
+    configure(project, smtp_sink)
+    daemon = make_daemon(project, Clock(datetime(2026, 11, 26, 1, 0, tzinfo=UTC)))
+    release = threading.Event()
+    daemon.scheduler.start()
+    daemon.scheduler.add_job(daemon._guarded, args=(release.wait,), id="slow")
+    wait_for(lambda: not daemon.idle.is_set())
+    assert daemon.shutdown(timeout=0.2) is False
+    release.set()
+    wait_for(daemon.idle.is_set)
+    ran_after_stop: list[int] = []
+    daemon._guarded(lambda: ran_after_stop.append(1))
+    assert ran_after_stop == []  # no new work once stopping
