@@ -115,6 +115,20 @@ def build_parser() -> argparse.ArgumentParser:
     subs = command("subscribers", "list subscribers with their status and last digest")
     subs.add_argument("--json", action="store_true", help="one JSON object per subscriber")
 
+    run = command(
+        "run",
+        "run the scheduler in the foreground: every digest on time, per subscriber time zone",
+    )
+    run.add_argument(
+        "--stop-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=45.0,
+        help="on SIGTERM, how long to let the job in flight finish (default: 45)",
+    )
+
+    command("status", "show next runs, last outcomes, failing feeds and the outbox; exit 1 if not")
+
     demo = command("demo-feed", "write the bundled sample feed with dates ending today")
     demo.add_argument(
         "--out",
@@ -291,6 +305,30 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from newsletter.checks import check_query
+    from newsletter.schedule import run_daemon
+
+    app = _open_app(args)
+    try:
+        reload = partial(load_config, app.config.path, query_checker=check_query)
+        return run_daemon(app, reload, stop_timeout=args.stop_timeout)
+    finally:
+        app.store.close()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from newsletter.schedule import status
+
+    app = _open_app(args)
+    try:
+        return status(app)
+    finally:
+        app.store.close()
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "send": cmd_send,
     "fetch": cmd_fetch,
@@ -300,6 +338,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "match": cmd_match,
     "preview": cmd_preview,
     "subscribers": cmd_subscribers,
+    "run": cmd_run,
+    "status": cmd_status,
 }
 
 

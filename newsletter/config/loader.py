@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from newsletter.config.schema import (
     SubscriberModel,
     SubscribersModel,
     TopicModel,
+    parse_duration,
 )
 from newsletter.config.yamlmarks import LineMap, load_yaml
 from newsletter.records import Subscriber, Topic
@@ -44,6 +46,11 @@ class Config:
     subscribers: tuple[Subscriber, ...]
     subscribers_path: Path
     templates_dir: Path | None
+    fetch_every: timedelta = timedelta(minutes=30)
+    """How often the daemon fetches a feed that sets no ``fetch_every`` of its own."""
+    catch_up: timedelta = timedelta(hours=6)
+    """How late a digest missed while the daemon was down may still be sent."""
+    log_format: str = "key=value"
 
     @property
     def base_dir(self) -> Path:
@@ -294,6 +301,9 @@ def load_config(
         subscribers=tuple(subscribers),
         subscribers_path=subs_path,
         templates_dir=templates_dir,
+        fetch_every=parse_duration(main.fetch_every),
+        catch_up=parse_duration(main.catch_up),
+        log_format=main.log_format,
     )
 
 
