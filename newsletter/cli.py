@@ -40,6 +40,16 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsletter",
@@ -74,6 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="retry deferred messages now, ignoring their backoff",
     )
+
+    send.add_argument(
+        "--workers",
+        metavar="N",
+        type=_positive_int,
+        default=1,
+        help="senders: N processes on PostgreSQL, N times the SMTP connections on SQLite",
+    )
+
+    db = command("db", "manage the database schema")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_upgrade = db_commands.add_parser(
+        "upgrade", help="apply every pending migration (also done automatically on first use)"
+    )
+    _global_options(db_upgrade, top=False)
 
     fetch = command("fetch", "fetch every due feed and store new entries")
     fetch.add_argument(
@@ -180,10 +205,11 @@ def cmd_send(args: argparse.Namespace) -> int:
             report.print_fetch(result.fetched)
             report.print_dry_run(result)
             return EXIT_OK
-        from newsletter.delivery import send
+        from newsletter.workers import send_with_workers
 
-        outcome = send(
+        outcome = send_with_workers(
             app,
+            args.workers,
             only=args.subscriber,
             fetch_first=not args.no_fetch,
             retry_deferred=args.retry_deferred,
@@ -209,6 +235,30 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         return EXIT_INCOMPLETE if report.flagged(outcomes) else EXIT_OK
     finally:
         app.store.close()
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from newsletter.store.migrate import upgrade
+    from newsletter.store.store import database_problem, make_engine
+
+    env, path = _load(args)
+    url = env.database_url or load_config(path).database_url
+    try:
+        engine = make_engine(url)
+        try:
+            before, after = upgrade(engine)
+        finally:
+            engine.dispose()
+    except (ImportError, ArgumentError, OperationalError) as exc:
+        raise database_problem(url, exc) from exc
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        print(f"{where}: schema already at {after} (newest)")
+    else:
+        print(f"{where}: schema upgraded {before or 'empty'} -> {after}")
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -333,6 +383,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "send": cmd_send,
     "fetch": cmd_fetch,
     "check": cmd_check,
+    "db": cmd_db,
     "demo-feed": cmd_demo_feed,
     "serve": cmd_serve,
     "match": cmd_match,

@@ -173,11 +173,14 @@ def carried_keys(digest: Digest) -> tuple[str, ...]:
     """What the outbox records as carried: each entry's key, and its version when known,
     so a later version can be told apart and listed once under "Updated"."""
     keys: list[str] = []
-    for entry in [item.entry for item in digest.items] + list(digest.updated):
+    for entry in [item.entry for item in digest.items]:
         keys.append(entry.key)
         marker = version_key(entry)
         if marker:
             keys.append(marker)
+    # An update's key is already carried by the digest that delivered the paper; only the
+    # new version's marker is new (and the outbox refuses a key that is already taken).
+    keys += [m for m in map(version_key, digest.updated) if m]
     return tuple(dict.fromkeys(keys))
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import http.server
+import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +71,7 @@ def free_port() -> int:
 @dataclass
 class Project:
     root: Path
+    database: str = "sqlite:///state/test.db"
 
     @property
     def config(self) -> Path:
@@ -79,6 +82,7 @@ class Project:
         return self.root / "config" / "subscribers.yaml"
 
     def write(self, main: str = MAIN_YAML, subscribers: str = SUBSCRIBERS_YAML) -> None:
+        main = main.replace("database: sqlite:///state/test.db", f"database: {self.database}")
         self.config.write_text(main, encoding="utf-8")
         self.subscribers.write_text(subscribers, encoding="utf-8")
 
@@ -88,15 +92,92 @@ class Project:
         return path
 
 
+# -- database backends: SQLite always, PostgreSQL when a server answers --------------------
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_admin_url() -> str | None:
+    """$NEWSLETTER_TEST_POSTGRES_URL, else the local server on 127.0.0.1:5432 if it answers."""
+    url = os.environ.get("NEWSLETTER_TEST_POSTGRES_URL")
+    if url:
+        return url
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return None
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=0.5).close()
+    except OSError:
+        return None
+    return DEFAULT_POSTGRES
+
+
+BACKENDS = ["sqlite"] + (["postgresql"] if postgres_admin_url() else [])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of our own for this test session, schema applied once; dropped at the end."""
+    admin = postgres_admin_url()
+    if admin is None:
+        pytest.skip("no PostgreSQL server (set NEWSLETTER_TEST_POSTGRES_URL)")
+    from sqlalchemy import create_engine, make_url, text
+
+    from newsletter.store import Store
+
+    name = f"newsletter_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    Store.open(url).close()
+    try:
+        yield url
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+def empty_tables(url: str) -> None:
+    """Fresh state between tests: emptying the tables is far quicker than a new database."""
+    from sqlalchemy import create_engine, text
+
+    from newsletter.store.schema import metadata
+
+    engine = create_engine(url)
+    names = ", ".join(table.name for table in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The URL every store-touching test runs against, once per backend.
+
+    SQLite: the file the config names (relative to the config folder, fresh per test).
+    PostgreSQL: the session's database, emptied.
+    """
+    if request.param == "sqlite":
+        return "sqlite:///state/test.db"
+    if request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("SQLite-specific test")
+    url: str = request.getfixturevalue("postgres_url")
+    empty_tables(url)
+    return url
+
+
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Project:
     """A project folder with config, the sample feed dated before NOW, and a clean environment."""
     for key in list(__import__("os").environ):
         if key.startswith(("SMTP_", "NEWSLETTER_", "DKIM_")):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "config").mkdir()
-    proj = Project(tmp_path)
+    proj = Project(tmp_path, database=database_url)
     proj.write()
     (tmp_path / "config" / "sample-feed.atom").write_text(sample_feed(NOW), encoding="utf-8")
     return proj

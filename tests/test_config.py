@@ -197,6 +197,7 @@ def test_environment_beats_dotenv_and_bad_values_are_reported(project: Project) 
     assert str(caught.value.problems[0]).startswith(".env:2: SMTP_PORT='lots'")
 
 
+@pytest.mark.sqlite_only
 def test_relative_paths_are_relative_to_the_config_file(project: Project) -> None:
     config = load_config(project.config)
     assert config.database_url == f"sqlite:///{(project.root / 'config/state/test.db').resolve()}"

@@ -27,15 +27,18 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
+from newsletter.config.errors import ConfigError, Problem
 from newsletter.records import Entry, Message
+from newsletter.store.migrate import ensure_current
 from newsletter.store.schema import (
     entries,
     feeds,
-    metadata,
     outbox,
     outbox_entries,
     runs,
@@ -80,6 +83,30 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def database_problem(url: str, exc: Exception) -> ConfigError:
+    """A database that cannot be opened is a setup problem: say which and how to fix it."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = repr(url)
+    if isinstance(exc, ImportError):
+        reason = f"its driver is not installed ({exc.name or exc})"
+        hint = "PostgreSQL needs the postgres extra: pip install 'newsletter[postgres]'"
+    elif isinstance(exc, ArgumentError):
+        reason = "this is not a database URL"
+        hint = "e.g. sqlite:///state/newsletter.db or postgresql+psycopg://user@host/dbname"
+    else:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        hint = "is the server running, and do the host, port, user and database name exist?"
+    return ConfigError([Problem("database", None, f"cannot open {shown}: {reason}", hint)])
+
+
+def subscriber_lock_key(email: str) -> int:
+    """A stable signed 64-bit key per address for PostgreSQL advisory locks."""
+    digest = hashlib.blake2b(email.lower().encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _entry_row(entry: Entry, now: datetime) -> dict[str, Any]:
@@ -133,9 +160,12 @@ class Store:
 
     @classmethod
     def open(cls, url: str) -> Store:
-        """Open (and on first use create) the database."""
-        engine = make_engine(url)
-        metadata.create_all(engine)
+        """Open the database, creating or upgrading its schema through the migrations."""
+        try:
+            engine = make_engine(url)
+            ensure_current(engine)
+        except (ImportError, ArgumentError, OperationalError) as exc:
+            raise database_problem(url, exc) from exc
         return cls(engine)
 
     def close(self) -> None:
@@ -170,13 +200,33 @@ class Store:
             batch[entry.key] = merge(batch[entry.key], entry) if entry.key in batch else entry
         if not batch:
             return 0, 0
+        # Two processes fetching the same paper at once can both find it missing; the
+        # loser's insert fails on the key, and a second pass merges into the winner's row.
+        for attempt in range(3):
+            try:
+                return self._upsert(batch, now, merge)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _upsert(
+        self, batch: dict[str, Entry], now: datetime, merge: Callable[[Entry, Entry], Entry]
+    ) -> tuple[int, int]:
         added = merged = 0
         with self.engine.begin() as conn:
+            # Read-merge-write must not interleave with another writer's, or one merge is
+            # lost: SQLite takes its write lock up front, PostgreSQL locks the rows read.
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             existing: dict[str, Entry] = {}
-            keys = list(batch)
+            keys = sorted(batch)
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
-                for row in conn.execute(select(entries).where(entries.c.key.in_(chunk))):
+                query = select(entries).where(entries.c.key.in_(chunk)).order_by(entries.c.key)
+                if conn.dialect.name == "postgresql":
+                    query = query.with_for_update()
+                for row in conn.execute(query):
                     existing[row.key] = _entry(row)
             inserts = []
             for key, entry in batch.items():
@@ -284,46 +334,91 @@ class Store:
     # -- outbox --------------------------------------------------------------------------
 
     def enqueue(self, run_id: int, messages: Sequence[Message], now: datetime) -> int:
-        """Write a batch of composed digests as pending rows, in one transaction."""
+        """Write a batch of composed digests as pending rows, in one transaction.
+
+        Returns how many were written: a digest carrying an entry that another process
+        put in an active row for the same subscriber meanwhile is dropped (see ``_enqueue``).
+        """
         if not messages:
             return 0
         with self.engine.begin() as conn:
+            self._lock_subscribers(conn, [m.recipient for m in messages])
             return self._enqueue(conn, run_id, messages, now)
+
+    def _lock_subscribers(self, conn: Connection, emails: Iterable[str]) -> None:
+        """Serialise composition per subscriber until this transaction ends.
+
+        PostgreSQL: one transaction-scoped advisory lock per subscriber, taken in key
+        order so two processes never deadlock. SQLite: the database write lock, taken
+        before anything is read (``BEGIN IMMEDIATE``). Either way the check in
+        ``_enqueue`` then sees every row another process committed.
+        """
+        if conn.dialect.name == "postgresql":
+            keys = sorted({subscriber_lock_key(e) for e in emails})
+            conn.execute(
+                text(
+                    "SELECT count(pg_advisory_xact_lock(k)) FROM"
+                    " unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n)"
+                ),
+                {"keys": keys},
+            )
+        elif conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _enqueue(
         self, conn: Connection, run_id: int, messages: Sequence[Message], now: datetime
     ) -> int:
-        count = 0
-        for message in messages:
-            result = conn.execute(
-                insert(outbox).values(
-                    run_id=run_id,
-                    subscriber=message.recipient.lower(),
-                    status="pending",
-                    message_id=message.message_id,
-                    subject=message.subject,
-                    data=zlib.compress(message.data, 6),
-                    created_at=now,
-                    attempts=0,
-                    item_count=len(message.entry_keys),
-                    size=len(message.data),
-                )
+        """Insert the batch with two multi-row statements.
+
+        A message is skipped when one of its entries is already in an active row for the
+        same subscriber: that only happens when two processes composed the same
+        subscriber at once, and the one that committed first wins.
+        """
+        subscribers = sorted({m.recipient.lower() for m in messages})
+        taken: set[tuple[str, str]] = set()
+        for start in range(0, len(subscribers), 500):
+            chunk = subscribers[start : start + 500]
+            query = (
+                select(outbox_entries.c.subscriber, outbox_entries.c.entry_key)
+                .join(outbox, outbox.c.id == outbox_entries.c.outbox_id)
+                .where(outbox_entries.c.subscriber.in_(chunk))
+                .where(outbox.c.status.in_(ACTIVE_STATUSES))
             )
-            outbox_id = _primary_key(result)
-            if message.entry_keys:
-                conn.execute(
-                    insert(outbox_entries),
-                    [
-                        {
-                            "outbox_id": outbox_id,
-                            "entry_key": key,
-                            "subscriber": message.recipient.lower(),
-                        }
-                        for key in dict.fromkeys(message.entry_keys)
-                    ],
-                )
-            count += 1
-        return count
+            taken.update((row.subscriber, row.entry_key) for row in conn.execute(query))
+        fresh = [
+            m
+            for m in messages
+            if not any((m.recipient.lower(), key) in taken for key in m.entry_keys)
+        ]
+        if not fresh:
+            return 0
+        result = conn.execute(
+            insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "run_id": run_id,
+                    "subscriber": message.recipient.lower(),
+                    "status": "pending",
+                    "message_id": message.message_id,
+                    "subject": message.subject,
+                    "data": zlib.compress(message.data, 6),
+                    "created_at": now,
+                    "attempts": 0,
+                    "item_count": sum("#v" not in key for key in message.entry_keys),
+                    "size": len(message.data),
+                }
+                for message in fresh
+            ],
+        )
+        ids = list(result.scalars())
+        links = [
+            {"outbox_id": outbox_id, "entry_key": key, "subscriber": message.recipient.lower()}
+            for outbox_id, message in zip(ids, fresh, strict=True)
+            for key in dict.fromkeys(message.entry_keys)
+        ]
+        if links:
+            conn.execute(insert(outbox_entries), links)
+        return len(fresh)
 
     def release_dead_leases(self, now: datetime, host: str, alive: Callable[[int], bool]) -> int:
         """Expire at once the leases of senders on this host whose process is gone.
@@ -372,40 +467,40 @@ class Store:
                 else outbox.c.status == "deferred",
             ),
         )
-        query = select(outbox).where(due).order_by(outbox.c.id).limit(limit)
+        # One statement: atomic on SQLite (it holds the write lock), and on PostgreSQL the
+        # SKIP LOCKED sub-select lets N workers take disjoint rows without waiting.
+        chosen = select(outbox.c.id).where(due).order_by(outbox.c.id).limit(limit)
         if self.engine.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        claimed: list[OutboxRow] = []
+            chosen = chosen.with_for_update(skip_locked=True)
+        statement = (
+            update(outbox)
+            .where(outbox.c.id.in_(chosen.scalar_subquery()))
+            .values(
+                status="sending",
+                lease_expires=now + lease,
+                lease_owner=owner,
+                attempts=outbox.c.attempts + 1,
+            )
+            .returning(*outbox.c)
+        )
         with self.engine.begin() as conn:
-            for row in conn.execute(query).all():
-                # The status check makes the claim safe even without row locks (SQLite).
-                done = conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id == row.id, outbox.c.status == row.status)
-                    .values(
-                        status="sending",
-                        lease_expires=now + lease,
-                        lease_owner=owner,
-                        attempts=row.attempts + 1,
-                    )
-                )
-                if done.rowcount == 1:
-                    claimed.append(
-                        OutboxRow(
-                            id=row.id,
-                            run_id=row.run_id,
-                            subscriber=row.subscriber,
-                            status="sending",
-                            message_id=row.message_id,
-                            subject=row.subject,
-                            data=zlib.decompress(row.data),
-                            attempts=row.attempts + 1,
-                            created_at=row.created_at,
-                            next_attempt=row.next_attempt,
-                            last_reply=row.last_reply,
-                        )
-                    )
-        return claimed
+            rows = sorted(conn.execute(statement).all(), key=lambda row: row.id)
+        return [
+            OutboxRow(
+                id=row.id,
+                run_id=row.run_id,
+                subscriber=row.subscriber,
+                status=row.status,
+                message_id=row.message_id,
+                subject=row.subject,
+                data=zlib.decompress(row.data),
+                attempts=row.attempts,
+                created_at=row.created_at,
+                next_attempt=row.next_attempt,
+                last_reply=row.last_reply,
+            )
+            for row in rows
+        ]
 
     def mark(
         self,
