@@ -35,6 +35,9 @@ from newsletter.sources.model import FeedSpec
 from newsletter.sources.parse import ParseResult, parse_document
 
 _HEADER = struct.Struct(">Q")
+READY = b"ready"
+STARTUP_TIMEOUT = 60.0
+"""Seconds a new worker may take to import its modules (not counted as parse time)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ def serve(memory_limit: int | None) -> None:
     channel_in = sys.stdin.buffer
     channel_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr  # a stray print must not corrupt the protocol
+    _write_frame(channel_out, READY)  # imports done: the parse clock may start
     while True:
         frame = _read_frame(channel_in)
         if frame is None:
@@ -96,6 +100,10 @@ def serve(memory_limit: int | None) -> None:
 
 
 class _Timeout(Exception):
+    pass
+
+
+class _StartError(Exception):
     pass
 
 
@@ -138,10 +146,24 @@ class _Slot:
                 env=_child_env(),
                 close_fds=True,
             )
+            assert self._process.stdout is not None
+            fd = self._process.stdout.fileno()
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            try:
+                (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
+                ready = _read_exact(fd, size, deadline) if size == len(READY) else b""
+            except (_Timeout, EOFError, OSError):
+                ready = b""
+            if ready != READY:
+                self.kill()
+                raise _StartError
         return self._process
 
     def run(self, job: ParseJob, timeout: float) -> ParseResult:
-        process = self._ensure()
+        try:
+            process = self._ensure()
+        except _StartError:
+            return ParseResult(error="the parser process could not be started")
         assert process.stdin is not None and process.stdout is not None
         deadline = time.monotonic() + timeout
         try:
