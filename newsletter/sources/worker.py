@@ -108,10 +108,13 @@ class _StartError(Exception):
 
 
 def _read_exact(fd: int, size: int, deadline: float) -> bytes:
+    """``size`` bytes from ``fd`` before ``deadline`` (poll, not select: no FD_SETSIZE cap)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     buf = bytearray()
     while len(buf) < size:
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+        if remaining <= 0 or not poller.poll(remaining * 1000):
             raise _Timeout
         chunk = os.read(fd, min(size - len(buf), 1 << 20))
         if not chunk:
