@@ -406,3 +406,23 @@ def test_content_encodings_and_truncated_transfers(server: FeedServer, clock: Cl
     assert result["br"][0] == "error" and "unsupported Content-Encoding 'br'" in result["br"][1]
     assert result["corrupt"][0] == "error" and "corrupt" in result["corrupt"][1]
     assert result["short"][0] == "error" and "could not download" in result["short"][1]
+
+
+def test_works_from_a_script_without_a_main_guard(tmp_path: Path) -> None:
+    # multiprocessing's spawn/forkserver would re-run such a script in every worker.
+    import subprocess
+    import sys
+
+    script = tmp_path / "fetch_once.py"
+    script.write_text(
+        "from datetime import UTC, datetime\n"
+        "from newsletter.sources import FeedSpec, fetch_feeds\n"
+        f"spec = FeedSpec('lg', {str(FIXTURES / 'arxiv-cs.LG.atom')!r}, 'arxiv')\n"
+        "[o] = fetch_feeds([(spec, None)], now=lambda: datetime(2024, 3, 12, tzinfo=UTC))\n"
+        "print('RESULT', o.status, len(o.entries))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("RESULT") == 1 and "RESULT new 2" in done.stdout
