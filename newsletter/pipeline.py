@@ -52,10 +52,26 @@ def feed_specs(config: Config) -> list[FeedSpec]:
         url = feed.url
         if "://" not in url:
             url = str(config.resolve(url))
-        specs.append(
-            FeedSpec(name=feed.name, url=url, type=feed.type, announce_types=feed.announce_types)
-        )
+        kinds = feed.announce_types
+        if feed.type == "arxiv":  # revisions are read too: they update papers we already have
+            kinds = tuple(dict.fromkeys(kinds + REVISION_TYPES))
+        specs.append(FeedSpec(name=feed.name, url=url, type=feed.type, announce_types=kinds))
     return specs
+
+
+REVISION_TYPES = ("replace", "replace-cross")
+
+
+def split_revisions(
+    entries: Sequence[Entry], wanted: Sequence[str]
+) -> tuple[list[Entry], list[Entry]]:
+    """(entries to store as news, revisions that only update papers already stored)."""
+    news: list[Entry] = []
+    revisions: list[Entry] = []
+    for entry in entries:
+        kind = entry.announce_type
+        (news if kind is None or kind in wanted else revisions).append(entry)
+    return news, revisions
 
 
 def _state(spec: FeedSpec, row: dict[str, object] | None) -> FeedState | None:
@@ -83,13 +99,17 @@ def fetch(
     )
     now = app.now()
     by_name = {spec.name: spec for spec in specs}
+    wanted = {feed.name: feed.announce_types for feed in app.config.feeds}
     for outcome in outcomes:
         values = asdict(outcome.state)
         values["config_url"] = by_name[outcome.feed].url
         values["last_fetch"] = now
         app.store.save_feed_row(outcome.feed, values)
-        if outcome.entries:
-            app.store.upsert_entries(outcome.entries, now=now, merge=merge_entries)
+        news, revisions = split_revisions(outcome.entries, wanted[outcome.feed])
+        if news:
+            app.store.upsert_entries(news, now=now, merge=merge_entries)
+        if revisions:
+            app.store.upsert_entries(revisions, now=now, merge=merge_entries, insert_missing=False)
     return outcomes
 
 

@@ -23,11 +23,9 @@ feeds:
   - name: arxiv-cl
     type: arxiv
     url: cl.rss
-    announce_types: [new, cross, replace]
   - name: arxiv-lg
     type: arxiv
     url: lg.rss
-    announce_types: [new, cross, replace]
 schedules:
   daily: "0 7 * * *"
 digest:
@@ -114,11 +112,14 @@ def test_cross_listed_once_and_a_new_version_is_listed_as_updated(
 
         revised = item("2611.00001", 2, "replace", day2, "Neural machine translation at scale")
         fresh = item("2611.00002", 1, "new", day2, "Speech translation for everyone")
-        write_feed(cl, rss(revised, fresh))
+        # A revision of a paper we never had is not news (default announce types: new, cross).
+        stranger = item("2501.09999", 4, "replace", day2, "Old translation paper, fourth version")
+        write_feed(cl, rss(revised, fresh, stranger))
         later = NOW.replace(hour=NOW.hour + 12)
         assert send(project, later) == 0
         second = texts(sink)[1]
         assert "Speech translation for everyone" in second
+        assert "Old translation paper" not in second
         if mode == "list":
             updated_part = second.split("Updated", 1)[1]
             assert "Neural machine translation at scale" in updated_part

@@ -193,8 +193,12 @@ class Store:
         *,
         now: datetime,
         merge: Callable[[Entry, Entry], Entry],
+        insert_missing: bool = True,
     ) -> tuple[int, int]:
-        """Store entries once under their key, merging later sightings. Returns (added, merged)."""
+        """Store entries once under their key, merging later sightings. Returns (added, merged).
+
+        With ``insert_missing=False`` only entries already stored are updated (e.g. a new
+        version of a paper we have; a revision of one we never had is not news)."""
         batch: dict[str, Entry] = {}
         for entry in new:
             batch[entry.key] = merge(batch[entry.key], entry) if entry.key in batch else entry
@@ -204,14 +208,18 @@ class Store:
         # loser's insert fails on the key, and a second pass merges into the winner's row.
         for attempt in range(3):
             try:
-                return self._upsert(batch, now, merge)
+                return self._upsert(batch, now, merge, insert_missing)
             except IntegrityError:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
     def _upsert(
-        self, batch: dict[str, Entry], now: datetime, merge: Callable[[Entry, Entry], Entry]
+        self,
+        batch: dict[str, Entry],
+        now: datetime,
+        merge: Callable[[Entry, Entry], Entry],
+        insert_missing: bool,
     ) -> tuple[int, int]:
         added = merged = 0
         with self.engine.begin() as conn:
@@ -232,6 +240,8 @@ class Store:
             for key, entry in batch.items():
                 old = existing.get(key)
                 if old is None:
+                    if not insert_missing:
+                        continue
                     inserts.append(_entry_row(entry, now))
                     added += 1
                     continue
