@@ -105,6 +105,8 @@ def compose_into_outbox(
     if run_id is None:  # another process composed this run already
         return 0
     chosen = active_subscribers(app, only)
+    done = app.store.run_subscribers(run_id)  # non-empty only when taking over a dead run
+    chosen = [s for s in chosen if s.email.lower() not in done]
     if subscribers is not None:
         wanted = {s.email.lower() for s in subscribers}
         chosen = [s for s in chosen if s.email.lower() in wanted]

@@ -371,3 +371,32 @@ def test_missing_dkim_key_file_is_a_clear_error(
     assert send(project) == 2
     err = capsys.readouterr().err
     assert "DKIM_PRIVATE_KEY_FILE cannot be read" in err and "Traceback" not in err
+
+
+def test_a_run_abandoned_while_composing_is_taken_over_not_lost(project: Project) -> None:
+    """A process that died between claiming (schedule, period) and finishing must not
+    cost anyone their digest: after STALE_RUN the next claim takes the run over."""
+    from datetime import timedelta
+
+    from newsletter.config import read_environment
+    from newsletter.delivery import compose_into_outbox
+    from newsletter.pipeline import App, fetch
+    from newsletter.store.store import STALE_RUN
+
+    project.env_file(NEWSLETTER_SECRET=SECRET)
+    config = load_config(project.config)
+    store = Store.open(config.database_url)
+    env = read_environment(project.root / ".env")
+    app = App(config=config, env=env, store=store, clock=lambda: NOW)
+    fetch(app)
+    dead = store.claim_run("daily@UTC", "2026-11-26", NOW - timedelta(minutes=5))
+    assert dead is not None
+    # Still fresh: another process may be composing it right now.
+    assert compose_into_outbox(app, schedule="daily@UTC", period="2026-11-26") == 0
+    later = App(config=config, env=env, store=store, clock=lambda: NOW + STALE_RUN)
+    assert compose_into_outbox(later, schedule="daily@UTC", period="2026-11-26") == 2
+    assert {r.subscriber for r in store.outbox_rows()} == {"alice@example.org", "bob@example.org"}
+    # Finished now: a third claim composes nothing.
+    much_later = App(config=config, env=env, store=store, clock=lambda: NOW + 3 * STALE_RUN)
+    assert compose_into_outbox(much_later, schedule="daily@UTC", period="2026-11-26") == 0
+    store.close()

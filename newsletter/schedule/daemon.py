@@ -38,6 +38,7 @@ from newsletter.pipeline import App
 from newsletter.schedule import logs
 from newsletter.schedule.jobs import RunSummary, drain_outbox, fetch_some, run_group
 from newsletter.schedule.timing import Group, groups, latest_fire
+from newsletter.store.store import STALE_RUN
 
 UTC = ZoneInfo("UTC")
 DRAIN_EVERY = timedelta(minutes=2)
@@ -186,7 +187,12 @@ class Daemon:
                 continue
             period = group.period(fire)
             last = runs.get(group.key)
-            if last is not None and last["period"] == period:
+            abandoned = (
+                last is not None
+                and last["status"] == "composing"
+                and last["started_at"] <= now - STALE_RUN
+            )
+            if last is not None and last["period"] == period and not abandoned:
                 continue  # sent (or being sent) already; the run key would refuse it anyway
             logs.event("catch_up", schedule=group.key, period=period, fire_time=fire)
             self.scheduler.add_job(

@@ -47,6 +47,8 @@ from newsletter.store.schema import (
 )
 
 ACTIVE_STATUSES = ("pending", "sending", "deferred", "sent")
+STALE_RUN = timedelta(minutes=30)
+"""A run still composing after this long was abandoned by a process that died."""
 """An entry in a row with one of these is taken: composition never puts it in another digest."""
 
 
@@ -314,8 +316,20 @@ class Store:
 
     # -- runs ----------------------------------------------------------------------------
 
-    def claim_run(self, schedule: str, period: str, now: datetime) -> int | None:
-        """Start the run (schedule, period) once: None when another process already has it."""
+    def claim_run(
+        self,
+        schedule: str,
+        period: str,
+        now: datetime,
+        stale_after: timedelta = STALE_RUN,
+    ) -> int | None:
+        """Start the run (schedule, period) once: None when another process already has it.
+
+        A run still ``composing`` after ``stale_after`` was abandoned (its process died
+        between claiming and finishing); it is taken over so its digests are not lost. The
+        takeover is safe: subscribers with a row in the run are skipped, and entries in
+        their pending rows are never composed again.
+        """
         try:
             with self.engine.begin() as conn:
                 result = conn.execute(
@@ -325,7 +339,27 @@ class Store:
                 )
                 return _primary_key(result)
         except IntegrityError:
-            return None
+            pass
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(runs.c.id, runs.c.started_at, runs.c.status).where(
+                    runs.c.schedule == schedule, runs.c.period == period
+                )
+            ).first()
+            if row is None or row.status != "composing" or row.started_at > now - stale_after:
+                return None
+            taken = conn.execute(
+                update(runs)
+                .where(runs.c.id == row.id, runs.c.started_at == row.started_at)
+                .values(started_at=now)
+            )
+            return int(row.id) if taken.rowcount == 1 else None
+
+    def run_subscribers(self, run_id: int) -> set[str]:
+        """Addresses that already have a digest in this run (for a takeover)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(outbox.c.subscriber).where(outbox.c.run_id == run_id))
+            return set(rows.scalars())
 
     def finish_run(self, run_id: int, now: datetime, status: str, summary: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
