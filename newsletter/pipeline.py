@@ -101,15 +101,17 @@ def fetch(
     by_name = {spec.name: spec for spec in specs}
     wanted = {feed.name: feed.announce_types for feed in app.config.feeds}
     for outcome in outcomes:
-        values = asdict(outcome.state)
-        values["config_url"] = by_name[outcome.feed].url
-        values["last_fetch"] = now
-        app.store.save_feed_row(outcome.feed, values)
+        # Entries first, caching headers after: a crash in between costs a re-fetch (merged
+        # harmlessly), never entries lost behind a 304 for a body that was not stored.
         news, revisions = split_revisions(outcome.entries, wanted[outcome.feed])
         if news:
             app.store.upsert_entries(news, now=now, merge=merge_entries)
         if revisions:
             app.store.upsert_entries(revisions, now=now, merge=merge_entries, insert_missing=False)
+        values = asdict(outcome.state)
+        values["config_url"] = by_name[outcome.feed].url
+        values["last_fetch"] = now
+        app.store.save_feed_row(outcome.feed, values)
     return outcomes
 
 

@@ -182,7 +182,8 @@ def test_sigkill_at_random_points_then_rerun_sends_each_digest_once(
     record_property("kills", kills)
     record_property("duplicates", duplicates)
     print(f"\ncrash test: {kills} kills, {duplicates} duplicate digests, {missing} missing")
-    assert missing == 0
+    final = finished.stdout + finished.stderr if finished else ""
+    assert missing == 0, final
     assert duplicates <= kills * 2  # SMTP_CONNECTIONS=2: one in flight per connection
     assert set(statuses(project).values()) == {"sent"}
 

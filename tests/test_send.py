@@ -187,3 +187,21 @@ def test_demo_feed_command_writes_a_fresh_feed(
     assert run(project, "demo-feed", "--out", str(target)) == 0
     assert "<entry>" in target.read_text() and NOW.strftime("%Y-%m-%d") in target.read_text()
     assert isinstance(Path(target), Path)
+
+
+def test_entries_are_stored_before_the_feeds_caching_headers(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crash between storing a feed's Last-Modified and its entries would hide the
+    entries behind 'not modified' forever; the entries must be stored first."""
+    from newsletter.store import Store as StoreClass
+
+    def crash(self: object, *args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # stands in for the process dying here
+
+    monkeypatch.setattr(StoreClass, "save_feed_row", crash)
+    assert run(project, "fetch") == 130
+    monkeypatch.undo()
+    store = store_for(project)
+    assert store.entry_count() == 80
+    store.close()
