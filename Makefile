@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 PY      = $(BIN)/python
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench clean semantic
 
 # The venv is rebuilt only when pyproject.toml changes (stamp files).
 $(VENV)/.stamp-base: pyproject.toml
@@ -16,6 +16,13 @@ $(VENV)/.stamp-base: pyproject.toml
 $(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-base
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
+
+# Optional: semantic topics (about:). torch is pinned; 2.13.0 is a CPU build on these machines.
+$(VENV)/.stamp-semantic: pyproject.toml $(VENV)/.stamp-dev
+	$(PY) -m pip install --quiet 'torch==2.13.0' -e '.[dev,semantic]'
+	touch $@
+
+semantic: $(VENV)/.stamp-semantic
 
 demo: $(VENV)/.stamp-base
 	$(PY) -m newsletter demo-feed

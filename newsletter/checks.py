@@ -19,12 +19,23 @@ def check_query(query: str) -> str | None:
     return None
 
 
+def semantic_problem() -> str | None:
+    """Why ``about:`` topics cannot run here (the optional extra is missing), or None."""
+    from newsletter.match.semantic import SemanticUnavailableError, require_semantic
+
+    try:
+        require_semantic()
+    except SemanticUnavailableError as exc:
+        return f"{exc} — or remove about: from the topic"
+    return None
+
+
 def check_everything(path: Path, env: Environment) -> tuple[list[Problem], str]:
     """Return (problems, summary). Problems are fatal; the summary also lists warnings."""
     from newsletter.render import RenderSettings, check_templates
 
     try:
-        config = load_config(path, query_checker=check_query)
+        config = load_config(path, query_checker=check_query, semantic_problem=semantic_problem)
     except ConfigError as exc:
         return exc.problems, ""
     problems: list[Problem] = []

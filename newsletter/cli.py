@@ -7,6 +7,7 @@ Exit status: 0 all well, 1 the work did not all succeed (e.g. messages deferred)
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -108,6 +109,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("check", "validate the configuration, topics and templates; exit 0 when all is well")
 
+    match = command("match", "show what a query (or a subscriber's next digest) matches, and why")
+    match.add_argument("query", nargs="?", metavar="QUERY", help="a topic query, quoted")
+    match.add_argument(
+        "--feed", metavar="PATH_OR_URL", help="match this feed's entries instead of the stored ones"
+    )
+    match.add_argument(
+        "--subscriber", metavar="EMAIL", help="show what this subscriber's next digest would hold"
+    )
+    match.add_argument("--json", action="store_true", help="a JSON array, one object per entry")
+
+    preview = command("preview", "write the HTML and text of a subscriber's next digest")
+    preview.add_argument("--subscriber", metavar="EMAIL", required=True)
+    preview.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path("out/preview"),
+        help="where to write it (default: out/preview)",
+    )
+    preview.add_argument("--open", action="store_true", help="open the HTML in the default browser")
+    preview.add_argument(
+        "--no-fetch", action="store_true", help="use stored entries; fetch nothing"
+    )
+
+    serve = command("serve", "run the unsubscribe web app (put an HTTPS reverse proxy in front)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
+
+    subs = command("subscribers", "list subscribers with their status and last digest")
+    subs.add_argument("--json", action="store_true", help="one JSON object per subscriber")
+
+    run = command(
+        "run",
+        "run the scheduler in the foreground: every digest on time, per subscriber time zone",
+    )
+    run.add_argument(
+        "--stop-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=45.0,
+        help="on SIGTERM, how long to let the job in flight finish (default: 45)",
+    )
+
+    command("status", "show next runs, last outcomes, failing feeds and the outbox; exit 1 if not")
+
     demo = command("demo-feed", "write the bundled sample feed with dates ending today")
     demo.add_argument(
         "--out",
@@ -125,11 +171,11 @@ def _load(args: argparse.Namespace) -> tuple[Environment, Path]:
 
 def _open_app(args: argparse.Namespace) -> App:
     """Load and validate everything once; the stages get typed objects."""
-    from newsletter.checks import check_query
+    from newsletter.checks import check_query, semantic_problem
     from newsletter.store import Store
 
     env, path = _load(args)
-    config = load_config(path, query_checker=check_query)
+    config = load_config(path, query_checker=check_query, semantic_problem=semantic_problem)
     store = Store.open(env.database_url or config.database_url)
     return App(config=config, env=env, store=store, clock=args.clock)
 
@@ -154,7 +200,7 @@ def cmd_send(args: argparse.Namespace) -> int:
                 out_dir=args.out,
                 only=args.subscriber,
                 fetch_first=not args.no_fetch,
-                progress=report.fetch_progress(),
+                progress=report.fetch_progress(len(app.config.feeds)),
             )
             report.print_fetch(result.fetched)
             report.print_dry_run(result)
@@ -167,7 +213,8 @@ def cmd_send(args: argparse.Namespace) -> int:
             only=args.subscriber,
             fetch_first=not args.no_fetch,
             retry_deferred=args.retry_deferred,
-            progress=report.fetch_progress(),
+            on_result=report.send_progress(),
+            progress=report.fetch_progress(len(app.config.feeds)),
         )
         report.print_fetch(outcome.fetched)
         report.print_send(outcome)
@@ -182,9 +229,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
     app = _open_app(args)
     try:
-        outcomes = fetch(app, force=args.force, progress=report.fetch_progress())
+        progress = report.fetch_progress(len(app.config.feeds))
+        outcomes = fetch(app, force=args.force, progress=progress)
         report.print_fetch(outcomes, always=True)
-        return EXIT_OK if all(o.status != "error" for o in outcomes) else EXIT_INCOMPLETE
+        return EXIT_INCOMPLETE if report.flagged(outcomes) else EXIT_OK
     finally:
         app.store.close()
 
@@ -234,12 +282,115 @@ def cmd_demo_feed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_match(args: argparse.Namespace) -> int:
+    from newsletter import report
+    from newsletter.explain import match_query, subscriber_rows
+
+    if bool(args.query) == bool(args.subscriber):
+        raise ConfigError(
+            [
+                Problem(
+                    "match",
+                    None,
+                    "give either a QUERY (in quotes) or "
+                    '--subscriber EMAIL — e.g. match "speech OR TTS"',
+                )
+            ]
+        )
+    app = _open_app(args)
+    try:
+        if args.subscriber:
+            rows = subscriber_rows(app, args.subscriber)
+        else:
+            rows = match_query(app, args.query, feed=args.feed)
+        report.print_matches(rows, as_json=args.json)
+    finally:
+        app.store.close()
+    return EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from newsletter.explain import preview
+    from newsletter.pipeline import fetch
+
+    app = _open_app(args)
+    try:
+        if not args.no_fetch:
+            fetch(app)
+        path = preview(app, args.subscriber, out_dir=args.out, open_browser=args.open)
+    finally:
+        app.store.close()
+    if path is None:
+        print(f"Nothing new for {args.subscriber}: their next digest would be empty (no mail).")
+    else:
+        print(f"Wrote {path} and {path.with_suffix('.txt')}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from newsletter.admin import serve
+
+    app = _open_app(args)
+    print(
+        f"Serving the unsubscribe app on http://{args.host}:{args.port} "
+        f"(public URL {app.config.base_url}); Ctrl-C stops it.",
+        file=sys.stderr,
+    )
+    try:
+        serve(app, host=args.host, port=args.port)
+    finally:
+        app.store.close()
+    return EXIT_OK
+
+
+def cmd_subscribers(args: argparse.Namespace) -> int:
+    from newsletter import report
+    from newsletter.admin import subscriber_statuses
+
+    app = _open_app(args)
+    try:
+        report.print_subscribers(subscriber_statuses(app), as_json=args.json)
+    finally:
+        app.store.close()
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from newsletter.checks import check_query
+    from newsletter.schedule import run_daemon
+
+    app = _open_app(args)
+    try:
+        reload = partial(load_config, app.config.path, query_checker=check_query)
+        return run_daemon(app, reload, stop_timeout=args.stop_timeout)
+    finally:
+        app.store.close()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from newsletter.schedule import status
+
+    app = _open_app(args)
+    try:
+        return status(app)
+    finally:
+        app.store.close()
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "send": cmd_send,
     "fetch": cmd_fetch,
     "check": cmd_check,
     "db": cmd_db,
     "demo-feed": cmd_demo_feed,
+    "serve": cmd_serve,
+    "match": cmd_match,
+    "preview": cmd_preview,
+    "subscribers": cmd_subscribers,
+    "run": cmd_run,
+    "status": cmd_status,
 }
 
 
@@ -258,3 +409,7 @@ def main(argv: list[str] | None = None, *, clock: Clock = system_clock) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `newsletter match … | head`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK

@@ -7,7 +7,9 @@ them, and composition skips entries already in a pending/sent row.
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from newsletter.pipeline import (
     BATCH,
     App,
     active_subscribers,
+    dkim_signer,
     fetch,
     plan_digests,
     render_messages,
@@ -30,6 +33,22 @@ from newsletter.store import OutboxRow
 LEASE = timedelta(minutes=10)
 """How long a claimed row stays ours; a sender that died releases its rows when this expires."""
 GIVE_UP_AFTER = timedelta(days=3)
+HOST = socket.gethostname()
+
+
+def lease_owner() -> str:
+    """Written with each lease, so a re-run on this host can tell a dead sender's rows."""
+    return f"{HOST}:{os.getpid()}"  # at call time: a forked worker has its own pid
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass
@@ -54,6 +73,12 @@ def smtp_settings(app: App) -> SmtpSettings:
         security=env.smtp_security,
         username=env.smtp_username,
         password=env.smtp_password,
+        timeout=env.smtp_timeout,
+        connections=env.smtp_connections,
+        rate_per_second=env.smtp_rate,
+        messages_per_connection=env.smtp_messages_per_connection,
+        allow_insecure=env.smtp_allow_insecure,
+        ca_file=env.smtp_ca_file,
     )
 
 
@@ -73,17 +98,23 @@ def compose_into_outbox(
     """
     now = app.now()
     period = period or now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Everything that can fail on a setting is checked before the run is claimed.
+    secret = app.env.require_secret()
+    sign = dkim_signer(app.env)
     run_id = app.store.claim_run(schedule, period, now)
     if run_id is None:  # another process composed this run already
         return 0
-    secret = app.env.require_secret()
     chosen = active_subscribers(app, only)
+    done = app.store.run_subscribers(run_id)  # non-empty only when taking over a dead run
+    chosen = [s for s in chosen if s.email.lower() not in done]
     if subscribers is not None:
         wanted = {s.email.lower() for s in subscribers}
         chosen = [s for s in chosen if s.email.lower() in wanted]
     digests = plan_digests(app, chosen)
     composed = 0
-    messages = render_messages(app, digests, run_key=f"{schedule}:{period}", secret=secret)
+    messages = render_messages(
+        app, digests, run_key=f"{schedule}:{period}", secret=secret, sign=sign
+    )
     batch: list[Message] = []
     for message in messages:
         batch.append(message)
@@ -110,6 +141,7 @@ def deliver_outbox(
     lock = threading.Lock()
     if retry_deferred:
         app.store.make_deferred_due(app.now())
+    app.store.release_dead_leases(app.now(), HOST, process_alive)
     with SmtpSender(settings) as sender:
         by_id: dict[str, OutboxRow] = {}
 
@@ -132,7 +164,9 @@ def deliver_outbox(
                 on_result(row, result)
 
         while True:
-            rows = app.store.claim(app.now(), LEASE, limit=max(BATCH, settings.connections * 20))
+            rows = app.store.claim(
+                app.now(), LEASE, limit=max(BATCH, settings.connections * 20), owner=lease_owner()
+            )
             if not rows:
                 break
             by_id.update((row.message_id, row) for row in rows)
@@ -162,13 +196,15 @@ def send(
     fetch_first: bool = True,
     retry_deferred: bool = False,
     progress: Callable[[FetchOutcome], None] | None = None,
+    on_result: Callable[[OutboxRow, SendResult], None] | None = None,
 ) -> SendOutcome:
     """`send`: fetch, compose into the outbox, deliver. Exit status follows ``complete``."""
     app.env.require_smtp()
     app.env.require_secret()
+    dkim_signer(app.env)  # a bad DKIM setting stops the send before anything is fetched
     fetched = fetch(app, progress=progress) if fetch_first else []
     composed = compose_into_outbox(app, only=only)
-    outcome = deliver_outbox(app, retry_deferred=retry_deferred)
+    outcome = deliver_outbox(app, retry_deferred=retry_deferred, on_result=on_result)
     outcome.fetched = fetched
     outcome.composed = composed
     return outcome

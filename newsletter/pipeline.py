@@ -10,16 +10,16 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 
 from newsletter.clock import Clock
 from newsletter.compose import compose
-from newsletter.config import Config, Environment
+from newsletter.config import Config, ConfigError, Environment, Problem
 from newsletter.match import Matcher
-from newsletter.records import Digest, Message, Subscriber, Topic
+from newsletter.records import Digest, Entry, Message, Subscriber, Topic
 from newsletter.render import Renderer, RenderSettings
 from newsletter.sources import FeedSpec, FeedState, FetchOutcome, fetch_feeds, merge_entries
 from newsletter.store import Store
@@ -52,10 +52,26 @@ def feed_specs(config: Config) -> list[FeedSpec]:
         url = feed.url
         if "://" not in url:
             url = str(config.resolve(url))
-        specs.append(
-            FeedSpec(name=feed.name, url=url, type=feed.type, announce_types=feed.announce_types)
-        )
+        kinds = feed.announce_types
+        if feed.type == "arxiv":  # revisions are read too: they update papers we already have
+            kinds = tuple(dict.fromkeys(kinds + REVISION_TYPES))
+        specs.append(FeedSpec(name=feed.name, url=url, type=feed.type, announce_types=kinds))
     return specs
+
+
+REVISION_TYPES = ("replace", "replace-cross")
+
+
+def split_revisions(
+    entries: Sequence[Entry], wanted: Sequence[str]
+) -> tuple[list[Entry], list[Entry]]:
+    """(entries to store as news, revisions that only update papers already stored)."""
+    news: list[Entry] = []
+    revisions: list[Entry] = []
+    for entry in entries:
+        kind = entry.announce_type
+        (news if kind is None or kind in wanted else revisions).append(entry)
+    return news, revisions
 
 
 def _state(spec: FeedSpec, row: dict[str, object] | None) -> FeedState | None:
@@ -83,13 +99,19 @@ def fetch(
     )
     now = app.now()
     by_name = {spec.name: spec for spec in specs}
+    wanted = {feed.name: feed.announce_types for feed in app.config.feeds}
     for outcome in outcomes:
+        # Entries first, caching headers after: a crash in between costs a re-fetch (merged
+        # harmlessly), never entries lost behind a 304 for a body that was not stored.
+        news, revisions = split_revisions(outcome.entries, wanted[outcome.feed])
+        if news:
+            app.store.upsert_entries(news, now=now, merge=merge_entries)
+        if revisions:
+            app.store.upsert_entries(revisions, now=now, merge=merge_entries, insert_missing=False)
         values = asdict(outcome.state)
         values["config_url"] = by_name[outcome.feed].url
         values["last_fetch"] = now
         app.store.save_feed_row(outcome.feed, values)
-        if outcome.entries:
-            app.store.upsert_entries(outcome.entries, now=now, merge=merge_entries)
     return outcomes
 
 
@@ -109,6 +131,20 @@ def distinct_topics(subscribers: Iterable[Subscriber]) -> list[Topic]:
     return list({topic.id: topic for s in subscribers for topic in s.topics}.values())
 
 
+def make_matcher(app: App, topics: Sequence[Topic]) -> Matcher:
+    """Keyword topics need nothing more; ``about:`` topics get the embedding model, with
+    entry vectors cached in the database so each entry is embedded once."""
+    if not any(topic.about for topic in topics):
+        return Matcher(topics)
+    from newsletter.match.semantic import SemanticScorer, SemanticUnavailableError
+
+    try:
+        scorer = SemanticScorer(cache=app.store.vector_cache())
+    except SemanticUnavailableError as exc:
+        raise ConfigError([Problem(str(app.config.subscribers_path), None, str(exc))]) from None
+    return Matcher(topics, semantic=scorer)
+
+
 def plan_digests(app: App, subscribers: Sequence[Subscriber]) -> list[Digest]:
     """The digest each subscriber would get now; subscribers with nothing new get none."""
     if not subscribers:
@@ -118,23 +154,56 @@ def plan_digests(app: App, subscribers: Sequence[Subscriber]) -> list[Digest]:
     last = {s.email: app.store.last_digest_at(s.email) for s in subscribers}
     oldest = min((t or lookback) for t in last.values())
     entries = app.store.entries_since(min(oldest, lookback))
-    matches = Matcher(distinct_topics(subscribers)).match(entries)
+    topics = distinct_topics(subscribers)
+    matches = make_matcher(app, topics).match(entries)
     digests = []
     for subscriber in subscribers:
         previous = last[subscriber.email]
+        taken = app.store.taken_entries(subscriber.email)
+        updated = (
+            [e for e in entries if is_unseen_version(e, taken)]
+            if app.config.digest.updates == "list"
+            else []
+        )
         digest = compose(
             subscriber,
             entries,
             matches,
-            taken=app.store.taken_entries(subscriber.email),
+            taken=taken,
             since=previous or lookback,
             first_digest=previous is None,
             max_items=app.config.digest.max_items,
             now=now,
+            updated=updated,
         )
         if digest is not None:
             digests.append(digest)
     return digests
+
+
+def version_key(entry: Entry) -> str | None:
+    return None if entry.version is None else f"{entry.key}#v{entry.version}"
+
+
+def is_unseen_version(entry: Entry, taken: set[str]) -> bool:
+    """A paper this subscriber already has, in a version they have not seen (arXiv replace)."""
+    marker = version_key(entry)
+    return entry.key in taken and marker is not None and marker not in taken
+
+
+def carried_keys(digest: Digest) -> tuple[str, ...]:
+    """What the outbox records as carried: each entry's key, and its version when known,
+    so a later version can be told apart and listed once under "Updated"."""
+    keys: list[str] = []
+    for entry in [item.entry for item in digest.items]:
+        keys.append(entry.key)
+        marker = version_key(entry)
+        if marker:
+            keys.append(marker)
+    # An update's key is already carried by the digest that delivered the paper; only the
+    # new version's marker is new (and the outbox refuses a key that is already taken).
+    keys += [m for m in map(version_key, digest.updated) if m]
+    return tuple(dict.fromkeys(keys))
 
 
 # -- render ------------------------------------------------------------------------------
@@ -162,8 +231,44 @@ def make_renderer(config: Config) -> Renderer:
     )
 
 
+def dkim_signer(env: Environment) -> Callable[[bytes], bytes] | None:
+    """Sign with DKIM when configured; the signed bytes are the bytes stored and sent."""
+    if not env.dkim_enabled:
+        return None
+    from newsletter.deliver.dkim import DkimError, dkim_sign
+
+    assert env.dkim_private_key_file and env.dkim_selector and env.dkim_domain
+    try:
+        key = Path(env.dkim_private_key_file).expanduser().read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            [
+                Problem(
+                    env.source,
+                    None,
+                    f"DKIM_PRIVATE_KEY_FILE cannot be read ({exc.strerror}) "
+                    "— point it at the PEM private key",
+                )
+            ]
+        ) from None
+    selector, domain = env.dkim_selector, env.dkim_domain
+
+    def sign(data: bytes) -> bytes:
+        try:
+            return dkim_sign(data, selector=selector, domain=domain, private_key=key)
+        except DkimError as exc:
+            raise ConfigError([Problem(env.source, None, f"DKIM signing failed: {exc}")]) from None
+
+    return sign
+
+
 def render_messages(
-    app: App, digests: Iterable[Digest], *, run_key: str, secret: str
+    app: App,
+    digests: Iterable[Digest],
+    *,
+    run_key: str,
+    secret: str,
+    sign: Callable[[bytes], bytes] | None = None,
 ) -> Iterable[Message]:
     renderer = make_renderer(app.config)
     now = app.now()
@@ -171,13 +276,15 @@ def render_messages(
         token = make_token(digest.subscriber.email, secret, now=now)
         unsubscribe = f"{app.config.base_url}unsubscribe?token={token}"
         rendered = renderer.render(digest, unsubscribe_url=unsubscribe)
-        yield renderer.message(
+        message = renderer.message(
             digest,
             rendered,
             message_id=message_id_for(app.config, digest, run_key),
             unsubscribe_url=unsubscribe,
             date=now,
         )
+        message = replace(message, entry_keys=carried_keys(digest))
+        yield message if sign is None else replace(message, data=sign(message.data))
 
 
 # -- dry run -----------------------------------------------------------------------------
@@ -245,6 +352,7 @@ def dry_run(
         report.fetched = fetch(app, progress=progress)
     digests = plan_digests(app, active_subscribers(app, only))
     secret = app.env.secret or DRY_RUN_SECRET
-    messages = render_messages(app, digests, run_key="dry-run", secret=secret)
+    sign = dkim_signer(app.env)
+    messages = render_messages(app, digests, run_key="dry-run", secret=secret, sign=sign)
     report.rows = write_previews(out_dir, zip(messages, digests, strict=True))
     return report

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from newsletter.admin import SubscriberStatus
     from newsletter.delivery import SendOutcome
+    from newsletter.explain import MatchRow
     from newsletter.pipeline import DryRunReport
     from newsletter.sources import FetchOutcome
 
@@ -33,19 +37,38 @@ def human_size(size: int) -> str:
     return f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} B"
 
 
-def fetch_progress(out: TextIO | None = None) -> Callable[[FetchOutcome], None] | None:
-    """A one-line counter on a terminal; nothing otherwise (the summary follows anyway)."""
+def fetch_progress(total: int, out: TextIO | None = None) -> Callable[[FetchOutcome], None] | None:
+    """A progress bar on a terminal; nothing otherwise (one line per feed follows anyway)."""
     stream = out or sys.stderr
-    if not stream.isatty():
+    if not stream.isatty() or total == 0:
         return None
     done = 0
 
     def tick(outcome: FetchOutcome) -> None:
         nonlocal done
         done += 1
-        print(
-            f"\rfetching feeds: {done} done ({outcome.feed})\x1b[K", end="", file=stream, flush=True
-        )
+        filled = round(24 * done / total)
+        bar = "#" * filled + "-" * (24 - filled)
+        line = f"\rfetching [{bar}] {done}/{total} feeds ({outcome.feed})\x1b[K"
+        print(line, end="", file=stream, flush=True)
+
+    return tick
+
+
+def send_progress(out: TextIO | None = None) -> Callable[[object, object], None] | None:
+    """A running count of delivery outcomes on a terminal; nothing otherwise."""
+    stream = out or sys.stderr
+    if not stream.isatty():
+        return None
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def tick(_row: object, result: object) -> None:
+        status = str(getattr(result, "status", "?"))
+        with lock:
+            counts[status] = counts.get(status, 0) + 1
+            done = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+            print(f"\rdelivering: {done}\x1b[K", end="", file=stream, flush=True)
 
     return tick
 
@@ -65,6 +88,8 @@ def print_fetch(
         new = sum(len(o.entries) for o in outcomes)
         print(f"Fetched {len(outcomes)} feeds: {new} entries received.", file=out)
         return
+    from newsletter.sources import health
+
     rows = []
     for o in outcomes:
         if o.status == "new":
@@ -77,8 +102,17 @@ def print_fetch(
             what = f"ERROR: {o.message}"
         if o.warnings:
             what += f" ({len(o.warnings)} warnings: {o.warnings[0]})"
-        rows.append((o.feed, what))
-    table(("feed", "result"), rows, out)
+        rows.append((o.feed, what, health(o.state)))
+    table(("feed", "this fetch", "health"), rows, out)
+
+
+def flagged(outcomes: Sequence[FetchOutcome], threshold: int = 3) -> list[str]:
+    """Feeds whose failures persisted past the threshold, or that were disabled."""
+    from newsletter.sources import health
+
+    return [
+        o.feed for o in outcomes if health(o.state, threshold).startswith(("failing", "disabled"))
+    ]
 
 
 def print_dry_run(report: DryRunReport, out: TextIO | None = None) -> None:
@@ -100,6 +134,8 @@ def print_dry_run(report: DryRunReport, out: TextIO | None = None) -> None:
 
 def print_send(outcome: SendOutcome, out: TextIO | None = None) -> None:
     out = out or sys.stdout
+    if sys.stderr.isatty():
+        print("\r\x1b[K", end="", file=sys.stderr)
     print(
         f"Composed {outcome.composed} digests. Sent {outcome.sent}, deferred {outcome.deferred}, "
         f"failed {outcome.failed}.",
@@ -107,3 +143,59 @@ def print_send(outcome: SendOutcome, out: TextIO | None = None) -> None:
     )
     for recipient, status, reply in outcome.problems:
         print(f"  {status}: {recipient}: {reply}", file=out)
+
+
+def print_subscribers(
+    rows: Sequence[SubscriberStatus], *, as_json: bool = False, out: TextIO | None = None
+) -> None:
+    out = out or sys.stdout
+    if as_json:
+        for r in rows:
+            record = {
+                **r.__dict__,
+                "last_digest": r.last_digest.isoformat() if r.last_digest else None,
+            }
+            print(json.dumps(record), file=out)
+        return
+    table(
+        ("subscriber", "schedule", "topics", "status", "last digest", "failing"),
+        [
+            (
+                r.email,
+                f"{r.schedule} ({r.timezone})",
+                r.topics,
+                r.status,
+                f"{r.last_digest:%Y-%m-%d %H:%M} UTC" if r.last_digest else "never",
+                f"{r.failed} failed, {r.deferred} deferred" if r.failed or r.deferred else "-",
+            )
+            for r in rows
+        ],
+        out,
+    )
+
+
+def print_matches(
+    rows: Sequence[MatchRow], *, as_json: bool = False, out: TextIO | None = None
+) -> None:
+    out = out or sys.stdout
+    if as_json:
+        print(json.dumps([r.as_json() for r in rows], indent=1, ensure_ascii=False), file=out)
+        return
+    if not rows:
+        print("No entries match.", file=out)
+        return
+    table(
+        ("score", "title", "matched", "topics"),
+        [
+            (
+                f"{r.score:.2f}"
+                + (f" (sim {r.similarity:.2f})" if r.similarity is not None else ""),
+                r.title if len(r.title) <= 60 else r.title[:59] + "…",
+                ", ".join(r.matched_terms) or "-",
+                ", ".join(r.topics),
+            )
+            for r in rows
+        ],
+        out,
+    )
+    print(f"\n{len(rows)} entries match.", file=out)

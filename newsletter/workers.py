@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection
 
 from newsletter.clock import Clock
 from newsletter.config import Config, Environment
-from newsletter.deliver.smtp import SmtpSettings
+from newsletter.deliver.smtp import SendResult, SmtpSettings
 from newsletter.delivery import (
     SendOutcome,
     compose_into_outbox,
@@ -41,7 +41,7 @@ from newsletter.delivery import (
 from newsletter.pipeline import App, fetch
 from newsletter.records import Subscriber
 from newsletter.sources import FetchOutcome
-from newsletter.store import Store
+from newsletter.store import OutboxRow, Store
 
 MULTI_PROCESS_DIALECTS = ("postgresql",)
 COMPOSE_CHUNK = 5_000
@@ -154,8 +154,11 @@ def send_with_workers(
     progress: Callable[[FetchOutcome], None] | None = None,
     settings: SmtpSettings | None = None,
     say: Callable[[str], None] = _say,
+    on_result: Callable[[OutboxRow, SendResult], None] | None = None,
 ) -> WorkersOutcome:
-    """`send --workers N`: fetch once, then compose and deliver with N senders."""
+    """`send --workers N`: fetch once, then compose and deliver with N senders.
+
+    ``on_result`` (progress) is called for the single-process path only."""
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     app.env.require_smtp()
@@ -169,6 +172,7 @@ def send_with_workers(
                 fetch_first=fetch_first,
                 retry_deferred=retry_deferred,
                 progress=progress,
+                on_result=on_result,
             )
         )
     fetched = fetch(app, progress=progress) if fetch_first else []

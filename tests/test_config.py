@@ -202,3 +202,21 @@ def test_relative_paths_are_relative_to_the_config_file(project: Project) -> Non
     config = load_config(project.config)
     assert config.database_url == f"sqlite:///{(project.root / 'config/state/test.db').resolve()}"
     assert config.subscribers_path == project.root / "config" / "subscribers.yaml"
+
+
+def test_about_topics_without_the_semantic_extra_name_the_extra(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from newsletter.match.semantic import semantic_available
+
+    if semantic_available():
+        pytest.skip("the semantic extra is installed here; this checks the message without it")
+    subs = SUBSCRIBERS_YAML.replace(
+        "    query: speech AND (synthesis OR TTS OR generation)\n",
+        "    about: turning text into natural-sounding speech\n",
+    )
+    project.write(subscribers=subs)
+    code, err = run_check(project, capsys)
+    assert code == 2
+    assert "config/subscribers.yaml:7: topics with 'about:' need the 'semantic' extra" in err
+    assert "pip install 'newsletter[semantic]'" in err

@@ -25,7 +25,13 @@ from newsletter.match import (
     unparse,
 )
 from newsletter.match.analyze import analyze
-from newsletter.match.evaluate import evaluate
+from newsletter.match.evaluate import (
+    evaluate,
+    explain,
+    leaf_occurrences,
+    popularity_lift,
+    positive_leaves,
+)
 from newsletter.match.parser import MAX_DEPTH, _matches_without_terms
 from newsletter.records import Entry, Topic
 
@@ -170,7 +176,14 @@ def test_matcher_agrees_with_direct_evaluation(trees: list[Node], raw: list) -> 
             expected = evaluate(tree, analyze(entry))
             assert (topic.id in result[entry.key]) == expected, (unparse(tree), entry)
             if expected:
+                # the fast explanation equals the plain one built from occurrences
+                doc = analyze(entry)
+                why = explain([leaf_occurrences(doc, f, leaf) for f, leaf in positive_leaves(tree)])
                 match = result[entry.key][topic.id]
+                assert match.score == round(why.base * popularity_lift(entry.popularity), 6)
+                assert match.terms == why.terms
+                assert match.title_spans == why.title_spans
+                assert match.abstract_spans == why.abstract_spans
                 for start, end in match.title_spans:
                     assert tokenize(entry.title[start:end])
                 for start, end in match.abstract_spans:

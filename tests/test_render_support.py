@@ -130,3 +130,10 @@ def longest_entries(count: int) -> list[Entry]:
     """The ``count`` sample papers with the longest abstracts."""
     order = sorted(range(len(papers())), key=lambda i: -len(str(papers()[i]["abstract"])))
     return [entry(i) for i in order[:count]]
+
+
+def digest_of(*items: DigestItem, email: str = "reader@example.com") -> Digest:
+    """A one-section digest holding exactly ``items``."""
+    topic = Topic(id="t0", title="Vision transformers", query="transformer")
+    subscriber = Subscriber(email=email, topics=(topic,), schedule="daily")
+    return Digest(subscriber=subscriber, sections=(Section(topic=topic, items=items),), created=NOW)

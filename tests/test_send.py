@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -114,6 +115,8 @@ def test_new_entries_later_are_the_only_ones_mailed(
   </entry>
 </feed>"""
     feed.write_text(feed.read_text().replace("</feed>", extra))
+    stamp = feed.stat().st_mtime + 2  # a local feed's mtime is its Last-Modified (1 s resolution)
+    os.utime(feed, (stamp, stamp))
     later = NOW.replace(hour=7)
     assert (
         main(
@@ -154,10 +157,18 @@ def test_broken_feed_is_reported_and_others_still_work(
         f"    url: sample-feed.atom\n  - name: gone\n    url: {http_files.base}/missing.xml\n",
     )
     project.write(main=main_yaml, subscribers=project.subscribers.read_text())
-    assert run(project, "fetch") == 1
+    assert run(project, "fetch") == 0  # one failure is reported, not yet flagged
     out = capsys.readouterr().out
-    assert "gone" in out and "ERROR" in out
+    assert "gone" in out and "ERROR" in out and "404" in out
     assert "80 entries" in out
+    assert run(project, "fetch", "--force") == 0
+    capsys.readouterr()
+    assert run(project, "fetch", "--force") == 1  # the third failure in a row flags it
+    out = capsys.readouterr().out
+    gone = next(line for line in out.splitlines() if line.startswith("gone"))
+    assert "failing since 2026-11-26 06:00 UTC (3 failed fetches in a row)" in gone
+    sample = next(line for line in out.splitlines() if line.startswith("sample"))
+    assert "not modified" in sample
 
 
 def test_subscriber_without_matches_gets_no_mail(
@@ -176,3 +187,21 @@ def test_demo_feed_command_writes_a_fresh_feed(
     assert run(project, "demo-feed", "--out", str(target)) == 0
     assert "<entry>" in target.read_text() and NOW.strftime("%Y-%m-%d") in target.read_text()
     assert isinstance(Path(target), Path)
+
+
+def test_entries_are_stored_before_the_feeds_caching_headers(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crash between storing a feed's Last-Modified and its entries would hide the
+    entries behind 'not modified' forever; the entries must be stored first."""
+    from newsletter.store import Store as StoreClass
+
+    def crash(self: object, *args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # stands in for the process dying here
+
+    monkeypatch.setattr(StoreClass, "save_feed_row", crash)
+    assert run(project, "fetch") == 130
+    monkeypatch.undo()
+    store = store_for(project)
+    assert store.entry_count() == 80
+    store.close()

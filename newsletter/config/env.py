@@ -32,6 +32,16 @@ class Environment:
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_private_key_file: str | None = None
+    smtp_timeout: float = 30.0
+    smtp_connections: int = 2
+    smtp_rate: float | None = None
+    smtp_messages_per_connection: int = 100
+    smtp_allow_insecure: bool = False
+    smtp_ca_file: str | None = None
+
+    @property
+    def dkim_enabled(self) -> bool:
+        return bool(self.dkim_selector and self.dkim_domain and self.dkim_private_key_file)
 
     def require_smtp(self) -> None:
         """A real send needs a server: name the missing variable rather than fail on connect."""
@@ -87,10 +97,10 @@ def read_environment(
     shown = display_path(env_file) if env_file else "environment"
     lines: dict[str, int] = {}
     if env_file is not None and env_file.is_file():
-        for number, line in enumerate(env_file.read_text(encoding="utf-8").splitlines(), 1):
+        for line_no, line in enumerate(env_file.read_text(encoding="utf-8").splitlines(), 1):
             key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
             if key and not key.startswith("#"):
-                lines.setdefault(key, number)
+                lines.setdefault(key, line_no)
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     real = os.environ if environ is None else environ
     values.update(
@@ -125,6 +135,41 @@ def read_environment(
                 f"SMTP_SECURITY={security!r} is not one of starttls, ssl, none — pick one",
             )
         )
+
+    def number(key: str, default: float, kind: type[int] | type[float], low: float) -> float:
+        raw = values.get(key)
+        if not raw:
+            return default
+        try:
+            value = kind(raw)
+            if value < low:
+                raise ValueError
+            return value
+        except ValueError:
+            problems.append(
+                Problem(
+                    where(key),
+                    lines.get(key),
+                    f"{key}={raw!r} is not a number ≥ {low:g} — fix or remove it",
+                )
+            )
+            return default
+
+    timeout = number("SMTP_TIMEOUT", 30.0, float, 1)
+    connections = int(number("SMTP_CONNECTIONS", 2, int, 1))
+    rate = number("SMTP_RATE", 0.0, float, 0) or None
+    per_connection = int(number("SMTP_MESSAGES_PER_CONNECTION", 100, int, 1))
+    insecure = (values.get("SMTP_ALLOW_INSECURE") or "").strip().lower() in {"1", "true", "yes"}
+    dkim = [k for k in ("DKIM_SELECTOR", "DKIM_DOMAIN", "DKIM_PRIVATE_KEY_FILE") if values.get(k)]
+    if dkim and len(dkim) != 3:
+        problems.append(
+            Problem(
+                where(dkim[0]),
+                lines.get(dkim[0]),
+                "DKIM needs DKIM_SELECTOR, DKIM_DOMAIN and DKIM_PRIVATE_KEY_FILE "
+                "together — set all three or none",
+            )
+        )
     if problems:
         raise ConfigError(problems)
     return Environment(
@@ -140,4 +185,10 @@ def read_environment(
         dkim_selector=values.get("DKIM_SELECTOR") or None,
         dkim_domain=values.get("DKIM_DOMAIN") or None,
         dkim_private_key_file=values.get("DKIM_PRIVATE_KEY_FILE") or None,
+        smtp_timeout=timeout,
+        smtp_connections=connections,
+        smtp_rate=rate,
+        smtp_messages_per_connection=per_connection,
+        smtp_allow_insecure=insecure,
+        smtp_ca_file=values.get("SMTP_CA_FILE") or None,
     )

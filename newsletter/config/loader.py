@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from newsletter.config.schema import (
     SubscriberModel,
     SubscribersModel,
     TopicModel,
+    parse_duration,
 )
 from newsletter.config.yamlmarks import LineMap, load_yaml
 from newsletter.records import Subscriber, Topic
@@ -44,6 +46,11 @@ class Config:
     subscribers: tuple[Subscriber, ...]
     subscribers_path: Path
     templates_dir: Path | None
+    fetch_every: timedelta = timedelta(minutes=30)
+    """How often the daemon fetches a feed that sets no ``fetch_every`` of its own."""
+    catch_up: timedelta = timedelta(hours=6)
+    """How late a digest missed while the daemon was down may still be sent."""
+    log_format: str = "key=value"
 
     @property
     def base_dir(self) -> Path:
@@ -114,7 +121,12 @@ def _is_union_tag(part: object) -> bool:
     return isinstance(part, str) and (part in {"str", "TopicModel"} or part.startswith("function-"))
 
 
-def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Config:
+def load_config(
+    path: Path,
+    *,
+    query_checker: QueryChecker | None = None,
+    semantic_problem: Callable[[], str | None] | None = None,
+) -> Config:
     """Read ``newsletter.yaml`` and its subscribers file; ConfigError lists every problem."""
     problems: list[Problem] = []
     path = path.expanduser()
@@ -138,6 +150,18 @@ def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Con
     if subs is None:
         raise ConfigError(problems)
     assert isinstance(subs, SubscribersModel)
+
+    semantic_trouble: list[str | None] = []
+
+    def check_about(about: str | None, loc: tuple[str | int, ...]) -> None:
+        if about is None or semantic_problem is None:
+            return
+        if not semantic_trouble:
+            semantic_trouble.append(semantic_problem())
+        if semantic_trouble[0]:
+            problems.append(
+                Problem(subs_shown, subs_lines.line((*loc, "about")), semantic_trouble[0])
+            )
 
     def check_query(query: str | None, loc: tuple[str | int, ...]) -> None:
         if query is None or query_checker is None:
@@ -172,6 +196,7 @@ def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Con
     topics: dict[str, Topic] = {}
     for topic_id, model in topic_models.items():
         check_query(model.query, ("topics", topic_id))
+        check_about(model.about, ("topics", topic_id))
         topics[topic_id] = Topic(
             id=topic_id,
             title=model.title,
@@ -225,6 +250,7 @@ def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Con
                 own.append(topics[item])
             else:
                 check_query(item.query, t_loc)
+                check_about(item.about, t_loc)
                 own.append(
                     Topic(
                         id=f"{sub.email.lower()}#{t_index}",
@@ -275,6 +301,9 @@ def load_config(path: Path, *, query_checker: QueryChecker | None = None) -> Con
         subscribers=tuple(subscribers),
         subscribers_path=subs_path,
         templates_dir=templates_dir,
+        fetch_every=parse_duration(main.fetch_every),
+        catch_up=parse_duration(main.catch_up),
+        log_format=main.log_format,
     )
 
 

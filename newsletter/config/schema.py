@@ -7,6 +7,7 @@ the loader adds ``file:line:`` in front.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,6 +47,48 @@ def check_timezone(value: str) -> str:
     return value
 
 
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _crontab_weekdays(field: str) -> str:
+    """Crontab day-of-week numbers (0 or 7 = Sunday) as names: APScheduler 3 counts from Monday."""
+    parts = []
+    for part in field.split(","):
+        span, _, step_text = part.partition("/")
+        if (span == "*" and not step_text) or any(c.isalpha() for c in span):
+            parts.append(part)
+            continue
+        step = int(step_text) if step_text.isdigit() else 1
+        if span == "*":
+            first, last = 0, 6
+        elif "-" in span:
+            low, _, high = span.partition("-")
+            first, last = int(low), int(high)
+        else:
+            first = int(span)
+            last = 7 if step_text else first
+        if not 0 <= first <= last <= 7 or step < 1:
+            raise ValueError(f"day of week {part!r} must be 0-7 (0 and 7 are Sunday) or a name")
+        parts.extend(_CRON_DAYS[day % 7] for day in range(first, last + 1, step))
+    return ",".join(dict.fromkeys(parts))
+
+
+def cron_trigger(expression: str, timezone: str) -> CronTrigger:
+    """A standard 5-field crontab (Sunday is 0 or 7) as an APScheduler trigger in ``timezone``."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"wrong number of fields: {len(fields)}, expected 5")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_crontab_weekdays(weekday),
+        timezone=ZoneInfo(timezone),
+    )
+
+
 def check_cron(expression: str) -> str:
     fields = expression.split()
     if len(fields) != 5:
@@ -54,7 +97,7 @@ def check_cron(expression: str) -> str:
             "— write minute hour day-of-month month day-of-week, e.g. '0 7 * * 1-5'"
         )
     try:
-        CronTrigger.from_crontab(expression, timezone="UTC")
+        cron_trigger(expression, "UTC")
     except ValueError as exc:
         raise ValueError(
             f"bad cron expression {expression!r} ({exc}) — e.g. '0 7 * * *' for 07:00 every day"
@@ -64,13 +107,44 @@ def check_cron(expression: str) -> str:
 
 CronExpression = Annotated[str, AfterValidator(check_cron)]
 
+_DURATION_PART = re.compile(r"(\d+)\s*([smhd])")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"30m"``, ``"6h"``, ``"1h30m"``, ``"90s"``, ``"1d"`` → timedelta; ValueError otherwise."""
+    compact = text.strip().lower().replace(" ", "")
+    parts = _DURATION_PART.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise ValueError(
+            f"{text!r} is not a duration — write a number and a unit (s, m, h, d), "
+            "e.g. 30m, 6h or 1h30m"
+        )
+    return timedelta(seconds=sum(int(n) * _DURATION_UNITS[u] for n, u in parts))
+
+
+def check_interval(text: str) -> str:
+    """A fetch interval: at least a minute, so a typo cannot hammer a publisher."""
+    if parse_duration(text) < timedelta(minutes=1):
+        raise ValueError(f"{text!r} is too short — fetch at most once a minute, e.g. 30m")
+    return text
+
+
+def check_grace(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+Interval = Annotated[str, AfterValidator(check_interval)]
+Grace = Annotated[str, AfterValidator(check_grace)]
+
 
 class FeedModel(Strict):
     name: str
     url: str
     type: Literal["feed", "arxiv", "hf-daily-papers"] = "feed"
     announce_types: tuple[str, ...] = ("new", "cross")
-    fetch_every: str | None = None
+    fetch_every: Interval | None = None
 
     @field_validator("name")
     @classmethod
@@ -109,6 +183,9 @@ class NewsletterModel(Strict):
     digest: DigestModel = Field(default_factory=DigestModel)
     timezone: str = "UTC"
     templates: str | None = None
+    fetch_every: Interval = "30m"
+    catch_up: Grace = "6h"
+    log_format: Literal["key=value", "json"] = "key=value"
 
     @field_validator("title")
     @classmethod

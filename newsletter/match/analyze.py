@@ -6,8 +6,10 @@ explain a hit (character offsets, the words as written) comes from here.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from newsletter.match.nodes import Leaf, Phrase, Prefix, Term
 from newsletter.match.tokens import Token, fold, stem, tokenize
@@ -19,9 +21,11 @@ _GAP = Token("", "", -1, -1)
 """Placed between the values of a multi-valued field so a phrase cannot span two authors."""
 
 
-@dataclass(frozen=True, slots=True)
-class Occurrence:
-    """Where a leaf matched: the field, character offsets into its text, and the text."""
+class Occurrence(NamedTuple):
+    """Where a leaf matched: the field, character offsets into its text, and the text.
+
+    A named tuple, not a dataclass: hundreds of thousands are made per run.
+    """
 
     field: str
     start: int
@@ -35,15 +39,26 @@ class FieldText:
 
     text: str
     tokens: list[Token]
-    folds: list[str] = field(init=False)
     by_stem: dict[str, list[int]] = field(init=False)
+    bigrams: set[tuple[str, str]] = field(init=False)
+    """Adjacent stem pairs: rejects most phrase candidates without walking positions."""
+    _folds: list[str] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.folds = [fold(t.text) for t in self.tokens]
-        self.by_stem = {}
+        by_stem: dict[str, list[int]] = {}
         for i, tok in enumerate(self.tokens):
-            if tok.stem:
-                self.by_stem.setdefault(tok.stem, []).append(i)
+            by_stem.setdefault(tok.stem, []).append(i)
+        by_stem.pop("", None)  # the gap between values
+        self.by_stem = by_stem
+        stems = [t.stem for t in self.tokens]
+        self.bigrams = set(itertools.pairwise(stems))
+
+    @property
+    def folds(self) -> list[str]:
+        """Case-folded tokens, for prefix search (built only when a query has a prefix)."""
+        if self._folds is None:
+            self._folds = [fold(t.text) for t in self.tokens]
+        return self._folds
 
     def find(self, leaf: Leaf) -> list[tuple[int, int]]:
         """Token index ranges ``[first, last)`` where ``leaf`` occurs, in text order."""
@@ -55,6 +70,9 @@ class FieldText:
         return self.find_phrase(phrase_stems(leaf))
 
     def find_phrase(self, stems: tuple[str, ...]) -> list[tuple[int, int]]:
+        bigrams = self.bigrams
+        if not all((a, b) in bigrams for a, b in itertools.pairwise(stems)):
+            return []
         tokens, n = self.tokens, len(stems)
         return [
             (i, i + n)

@@ -14,18 +14,27 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from newsletter.match.analyze import AnalyzedEntry, Occurrence, analyze, phrase_stems
+from newsletter.match.analyze import AnalyzedEntry, analyze, phrase_stems
 from newsletter.match.evaluate import (
     DEFAULT_FIELDS,
-    explain,
-    leaf_occurrences,
+    Explanation,
+    combine,
+    explain_leaf_in,
+    popularity_lift,
     positive_leaves,
 )
 from newsletter.match.nodes import And, Field, Leaf, Node, Not, Or, Phrase, Prefix, Term
 from newsletter.match.parser import parse
 from newsletter.match.tokens import fold, stem
 from newsletter.records import Entry, Topic, TopicMatch
+
+if TYPE_CHECKING:
+    from newsletter.match.semantic import SemanticScorer
+
+SIMILARITY_WEIGHT = 4.0
+"""Score of an ``about`` topic: ``(keyword base + 4 · similarity) · popularity lift``."""
 
 __all__ = ["CompiledQuery", "MatchStats", "Matcher"]
 
@@ -36,8 +45,12 @@ class CompiledQuery:
 
     text: str
     node: Node
-    leaves: list[tuple[str | None, Leaf]]
+    leaf_ids: tuple[int, ...]
+    """The query's positive leaves (what a match is explained by), as matcher-wide ids."""
     topic_ids: list[str] = field(default_factory=list)
+    """Keyword-only topics with this query (they receive its matches directly)."""
+    keep: bool = False
+    """Whether an ``about`` topic also uses this query and needs its per-entry results."""
 
 
 @dataclass(slots=True)
@@ -50,55 +63,145 @@ class MatchStats:
     """Query evaluations over a whole batch (one per distinct query per ``match`` call)."""
     explained: int = 0
     """(entry, distinct query) pairs that matched and were scored and highlighted."""
+    about_texts: int = 0
+    """Distinct ``about`` texts (each embedded once)."""
 
 
 class Matcher:
     """Matches entries against topics; build once per run, call :meth:`match` per batch."""
 
-    def __init__(self, topics: Iterable[Topic]) -> None:
+    def __init__(self, topics: Iterable[Topic], semantic: SemanticScorer | None = None) -> None:
+        """Compile every distinct query once.
+
+        ``semantic`` scores ``about`` topics; when such topics exist and it is None, the
+        default model is used, and :class:`~newsletter.match.semantic.SemanticUnavailableError`
+        is raised if the ``semantic`` extra is not installed.
+        """
         self.stats = MatchStats()
         self._queries: dict[str, CompiledQuery] = {}
-        self._topic_query: dict[str, str | None] = {}
+        self._topics: dict[str, Topic] = {}
+        self._about_topics: list[Topic] = []
+        self._leaf_ids: dict[tuple[str | None, Leaf], int] = {}
+        self._leaves: list[tuple[str | None, Leaf]] = []
         for topic in topics:
             self._add(topic)
+        self.semantic = semantic
+        if self._about_topics and semantic is None:
+            from newsletter.match.semantic import SemanticScorer
+
+            self.semantic = SemanticScorer()
+        self.stats.about_texts = len({t.about for t in self._about_topics})
 
     def _add(self, topic: Topic) -> None:
-        query = topic.query
-        if topic.id in self._topic_query:
-            if self._topic_query[topic.id] != query:
+        known = self._topics.get(topic.id)
+        if known is not None:
+            if _definition(known) != _definition(topic):
                 raise ValueError(
-                    f"two topics share the id {topic.id!r} but have different queries; "
+                    f"two topics share the id {topic.id!r} but are defined differently; "
                     "topic ids must be unique"
                 )
             return
-        self._topic_query[topic.id] = query
+        self._topics[topic.id] = topic
+        if topic.about is not None:
+            if topic.require not in ("either", "both"):
+                raise ValueError(
+                    f"topic {topic.id!r}: require must be 'either' or 'both', not {topic.require!r}"
+                )
+            self._about_topics.append(topic)
+        query = topic.query
         if query is None:
             return
         compiled = self._queries.get(query)
         if compiled is None:
             node = parse(query)
-            compiled = CompiledQuery(query, node, positive_leaves(node))
+            compiled = CompiledQuery(query, node, self._intern(positive_leaves(node)))
             self._queries[query] = compiled
             self.stats.compiled += 1
-        compiled.topic_ids.append(topic.id)
+        if topic.about is None:
+            compiled.topic_ids.append(topic.id)
+        else:
+            compiled.keep = True
+
+    def _intern(self, leaves: list[tuple[str | None, Leaf]]) -> tuple[int, ...]:
+        """Number leaves matcher-wide, so per-entry caches key on small ints, not nodes."""
+        ids = []
+        for leaf in leaves:
+            lid = self._leaf_ids.get(leaf)
+            if lid is None:
+                lid = self._leaf_ids[leaf] = len(self._leaves)
+                self._leaves.append(leaf)
+            ids.append(lid)
+        return tuple(ids)
 
     def match(self, entries: Iterable[Entry]) -> dict[str, dict[str, TopicMatch]]:
         """``entry.key -> topic.id -> TopicMatch`` for every entry (empty dict: no match)."""
         docs = {e.key: analyze(e) for e in entries}
         result: dict[str, dict[str, TopicMatch]] = {key: {} for key in docs}
-        batch = _Batch(list(docs.values()))
+        batch = _Batch(list(docs.values()), self._leaves)
+        keys = list(docs)
+        lifts = [popularity_lift(doc.entry.popularity) for doc in docs.values()]
+        kept: dict[str, dict[int, Explanation]] = {}
+        stats = self.stats
         for compiled in self._queries.values():
-            self.stats.evaluations += 1
+            stats.evaluations += 1
             bits = batch.eval(compiled.node, None)
+            hits: dict[int, Explanation] = (
+                kept.setdefault(compiled.text, {}) if compiled.keep else {}
+            )
             for i in _iter_bits(bits):
-                doc = batch.docs[i]
-                per_leaf = [batch.occurrences(i, f, leaf) for f, leaf in compiled.leaves]
-                value, terms, title, abstract = explain(per_leaf, doc.entry.popularity)
-                self.stats.explained += 1
-                matches = result[doc.entry.key]
+                why = batch.explain(i, compiled.leaf_ids)
+                stats.explained += 1
+                if compiled.keep:
+                    hits[i] = why
+                if not compiled.topic_ids:
+                    continue
+                base, terms, title, abstract, _ = why
+                value = round(base * lifts[i], 6)
+                matches = result[keys[i]]
                 for topic_id in compiled.topic_ids:
                     matches[topic_id] = TopicMatch(topic_id, value, terms, title, abstract)
+        if self._about_topics:
+            self._match_about([d.entry for d in docs.values()], kept, lifts, result)
         return result
+
+    def _match_about(
+        self,
+        entries: list[Entry],
+        kept: dict[str, dict[int, Explanation]],
+        lifts: list[float],
+        result: dict[str, dict[str, TopicMatch]],
+    ) -> None:
+        """Topics with ``about``: similarity, combined with their query per ``require``."""
+        from newsletter.match.semantic import decide
+
+        assert self.semantic is not None
+        abouts = list(dict.fromkeys(t.about for t in self._about_topics if t.about))
+        rows = dict(zip(abouts, self.semantic.similarities(abouts, entries), strict=True))
+        for topic in self._about_topics:
+            assert topic.about is not None
+            row = rows[topic.about]
+            close = {int(i) for i in decide(row, topic.threshold).nonzero()[0]}
+            lexical = kept.get(topic.query, {}) if topic.query is not None else {}
+            if topic.query is not None and topic.require == "both":
+                chosen = close & lexical.keys()
+            else:
+                chosen = close | lexical.keys()
+            for i in sorted(chosen):
+                similarity = float(row[i])
+                why = lexical.get(i)
+                base = why.base if why else 0.0
+                result[entries[i].key][topic.id] = TopicMatch(
+                    topic.id,
+                    round((base + SIMILARITY_WEIGHT * max(similarity, 0.0)) * lifts[i], 6),
+                    why.terms if why else (),
+                    why.title_spans if why else (),
+                    why.abstract_spans if why else (),
+                    round(similarity, 4),
+                )
+
+
+def _definition(topic: Topic) -> tuple[object, ...]:
+    return (topic.query, topic.about, topic.threshold, topic.require)
 
 
 def _iter_bits(bits: int) -> Iterator[int]:
@@ -111,25 +214,32 @@ def _iter_bits(bits: int) -> Iterator[int]:
 class _Batch:
     """Bitset inverted index over one batch of analyzed entries; leaf results are memoised."""
 
-    def __init__(self, docs: list[AnalyzedEntry]) -> None:
+    def __init__(self, docs: list[AnalyzedEntry], leaves: list[tuple[str | None, Leaf]]) -> None:
         self.docs = docs
+        self.leaves = leaves
+        self._hits: dict[int, Explanation | None] = {}
+        self._lid_bits: dict[int, list[tuple[str, int]]] = {}
         self.all = (1 << len(docs)) - 1
         self.stems: dict[str, dict[str, int]] = {}
-        self.folds: dict[str, dict[str, int]] = {}
-        self._fold_vocab: dict[str, list[str]] = {}
+        self._folds: dict[str, tuple[list[str], dict[str, int]]] = {}
         self._leaf_bits: dict[tuple[str, Leaf], int] = {}
-        self._occurrences: dict[tuple[int, str | None, Leaf], list[Occurrence]] = {}
         for name in ("title", "abstract", "author", "category", "feed"):
             stem_rows: dict[str, list[int]] = {}
-            fold_rows: dict[str, list[int]] = {}
             for i, doc in enumerate(docs):
-                text = doc.fields[name]
-                for s in text.by_stem:
+                for s in doc.fields[name].by_stem:
                     stem_rows.setdefault(s, []).append(i)
-                for f in set(text.folds):
-                    fold_rows.setdefault(f, []).append(i)
             self.stems[name] = {s: _bits(rows) for s, rows in stem_rows.items()}
-            self.folds[name] = {f: _bits(rows) for f, rows in fold_rows.items()}
+
+    def _fold_index(self, name: str) -> tuple[list[str], dict[str, int]]:
+        """Sorted folded vocabulary and its bitsets, built on the first prefix query."""
+        index = self._folds.get(name)
+        if index is None:
+            rows: dict[str, list[int]] = {}
+            for i, doc in enumerate(self.docs):
+                for f in set(doc.fields[name].folds):
+                    rows.setdefault(f, []).append(i)
+            index = self._folds[name] = (sorted(rows), {f: _bits(r) for f, r in rows.items()})
+        return index
 
     def eval(self, node: Node, field: str | None) -> int:
         """Bitset of the entries ``node`` matches, within ``field`` (None: title + abstract)."""
@@ -181,10 +291,7 @@ class _Batch:
         return bits
 
     def _prefix_bits(self, name: str, prefix: str) -> int:
-        vocab = self._fold_vocab.get(name)
-        if vocab is None:
-            vocab = self._fold_vocab[name] = sorted(self.folds[name])
-        folds = self.folds[name]
+        vocab, folds = self._fold_index(name)
         bits = 0
         for i in range(bisect_left(vocab, prefix), len(vocab)):
             if not vocab[i].startswith(prefix):
@@ -192,17 +299,28 @@ class _Batch:
             bits |= folds[vocab[i]]
         return bits
 
-    def occurrences(self, i: int, field: str | None, leaf: Leaf) -> list[Occurrence]:
-        """Where ``leaf`` occurs in entry ``i``; shared by every query that has this leaf."""
-        key = (i, field, leaf)
-        found = self._occurrences.get(key)
-        if found is None:
-            names = DEFAULT_FIELDS if field is None else (field,)
-            if any(self.leaf_bits(n, leaf) >> i & 1 for n in names):
-                found = leaf_occurrences(self.docs[i], field, leaf)
-            else:
-                found = []
-            self._occurrences[key] = found
+    def explain(self, i: int, leaf_ids: tuple[int, ...]) -> Explanation:
+        """Why entry ``i`` matched a query with these leaves (per-leaf parts are shared)."""
+        if len(leaf_ids) == 1:  # the common case: the one leaf must be present
+            hit = self.hit(i, leaf_ids[0])
+            assert hit is not None
+            return hit
+        parts = [hit for lid in leaf_ids if (hit := self.hit(i, lid)) is not None]
+        return combine(parts)
+
+    def hit(self, i: int, lid: int) -> Explanation | None:
+        """Leaf ``lid``'s explanation in entry ``i``; None if absent (memoised)."""
+        key = lid * len(self.docs) + i
+        if key in self._hits:
+            return self._hits[key]
+        field, leaf = self.leaves[lid]
+        per_field = self._lid_bits.get(lid)
+        if per_field is None:
+            scope = DEFAULT_FIELDS if field is None else (field,)
+            per_field = self._lid_bits[lid] = [(n, self.leaf_bits(n, leaf)) for n in scope]
+        present = [name for name, bits in per_field if bits >> i & 1]
+        found = explain_leaf_in(self.docs[i], present, leaf) if present else None
+        self._hits[key] = found
         return found
 
 

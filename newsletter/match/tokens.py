@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import unicodedata
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import snowballstemmer
 
@@ -61,7 +62,16 @@ def _range(first: int, last: int) -> str:
     return f"{re.escape(chr(first))}-{re.escape(chr(last))}"
 
 
-_STEMMER = snowballstemmer.stemmer("english")
+_LOCAL = threading.local()
+
+
+def _stemmer() -> Any:
+    """One stemmer per thread: a Snowball stemmer keeps state while it works and is not
+    safe to share (two threads matching at once crashed inside a shared one)."""
+    stemmer = getattr(_LOCAL, "stemmer", None)
+    if stemmer is None:
+        stemmer = _LOCAL.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 def fold(word: str) -> str:
@@ -73,10 +83,11 @@ def fold(word: str) -> str:
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """The Snowball English stem of a word's folded form (cached: vocabularies repeat)."""
-    return str(_STEMMER.stemWord(fold(word)))
+    return str(_stemmer().stemWord(fold(word)))
 
 
 def tokenize(text: str) -> list[Token]:
     """Split ``text`` into tokens; everything but letters, digits and marks separates."""
     pattern = _ASCII_RE if text.isascii() else _token_re()
-    return [Token(m[0], stem(m[0]), m.start(), m.end()) for m in pattern.finditer(text)]
+    make = Token._make
+    return [make((m[0], stem(m[0]), m.start(), m.end())) for m in pattern.finditer(text)]

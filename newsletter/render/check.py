@@ -51,8 +51,8 @@ def check_templates(settings: RenderSettings) -> list[str]:
         environment.make_environment(settings, html=True),
         environment.make_environment(settings, html=False),
     )
-    for env in envs:
-        errors += environment.compile_errors(env)
+    for env, html in zip(envs, (True, False), strict=True):
+        errors += environment.compile_errors(env, html=html)
     if errors:
         return sorted(set(errors))
     try:

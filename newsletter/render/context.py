@@ -75,7 +75,7 @@ def page_context(
     values: dict[str, str | None],
 ) -> dict[str, Any]:
     """Everything ``digest.html.j2`` and ``digest.txt.j2`` receive."""
-    sections, more = views.sections(digest, plan, cards)
+    sections, more, hidden = views.sections(digest, plan, cards)
     updated = views.updated_links(digest)
     context = run_globals(settings)
     context.update(values)
@@ -83,9 +83,11 @@ def page_context(
         {
             "sections": sections,
             "more": more,
-            "more_heading": f"And {textutil.plural(len(more), 'more matching paper')}",
+            "more_heading": f"And {textutil.plural(hidden, 'more matching paper')}",
             "updated": updated,
-            "updated_heading": f"Updated: {textutil.plural(len(updated), 'paper')} you already got",
+            "updated_heading": (
+                f"Updated: {textutil.plural(len(digest.updated), 'paper')} you already got"
+            ),
             "paper_count": len(digest.items),
             "topic_count": len(digest.subscriber.topics),
         }
@@ -99,5 +101,7 @@ def subject(settings: RenderSettings, digest: Digest) -> str:
 
 
 def finish_text(text: str) -> str:
-    """The text part as sent: no trailing spaces, one final newline."""
-    return "\n".join(line.rstrip() for line in text.strip("\n").split("\n")) + "\n"
+    """The text part as sent: no trailing spaces (but the ``-- `` signature line), one final
+    newline."""
+    lines = text.strip("\n").split("\n")
+    return "\n".join(line if line == "-- " else line.rstrip() for line in lines) + "\n"

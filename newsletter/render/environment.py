@@ -118,10 +118,12 @@ def list_templates(env: jinja2.Environment) -> list[str]:
     return sorted(set(env.list_templates()))
 
 
-def compile_errors(env: jinja2.Environment) -> list[str]:
-    """Syntax errors of every template, as ``path:line: message``."""
+def compile_errors(env: jinja2.Environment, *, html: bool) -> list[str]:
+    """Syntax errors of the HTML (or the text) templates, as ``path:line: message``."""
     errors: list[str] = []
     for name in list_templates(env):
+        if name.endswith(".txt.j2") == html:
+            continue
         try:
             env.get_template(name)
         except jinja2.TemplateSyntaxError as error:

@@ -107,7 +107,7 @@ class MimeBuilder:
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         )
         b = self._boundary
-        self._content_type = f'Content-Type: multipart/alternative; boundary="{b}"\r\n'.encode(
+        self._content_type = f'Content-Type: multipart/alternative;\r\n boundary="{b}"\r\n'.encode(
             "ascii"
         )
         self._text_head = f"\r\n--{b}\r\n{part.format('plain')}".encode("ascii")
@@ -146,16 +146,17 @@ class MimeBuilder:
                 self._content_type,
             ]
         )
-        html_body = html_qp if html_qp is not None else qp_text(rendered.html)
-        if not html_body.endswith(CRLF):
-            html_body += CRLF
+        # The line break before a boundary belongs to the boundary, hence the extra CRLFs.
+        html_body = html_qp if html_qp is not None else qp_chunk(rendered.html)
         data = b"".join(
             [
                 head,
                 self._text_head,
                 qp_text(rendered.text),
+                CRLF,
                 self._html_head,
                 html_body,
+                CRLF,
                 self._end,
             ]
         )

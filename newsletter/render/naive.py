@@ -47,17 +47,19 @@ def render_naive(
     values = context.subscriber_values(digest, unsubscribe_url, manage_url)
     items = digest.items
     html_part = render_part_naive(html_env, settings, html=True)
-    chosen: views.Plan | None = None
-    html = ""
-    for plan in views.budget_plans(len(items)):
+    pages: dict[views.Plan, str] = {}
+
+    def fits(plan: views.Plan) -> bool:
         cards = [views.make_card(item, plan.limit) for item in items[: plan.shown]]
         page = context.page_context(settings, digest, plan, cards, values)
         raw = html_env.get_template(environment.SKELETON_HTML).render(page, part=html_part)
-        html = inline.inline_document(raw)
-        chosen = plan
-        if len(html.encode("utf-8")) <= settings.max_html_bytes:
-            break
-    assert chosen is not None
+        pages[plan] = inline.inline_document(raw)
+        return len(pages[plan].encode("utf-8")) <= settings.max_html_bytes
+
+    chosen = views.choose_plan(len(items), fits)
+    if chosen not in pages:
+        fits(chosen)
+    html = pages[chosen]
     cards = [views.make_card(item, chosen.limit) for item in items[: chosen.shown]]
     page = context.page_context(settings, digest, chosen, cards, values)
     text_part = render_part_naive(text_env, settings, html=False)

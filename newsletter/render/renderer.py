@@ -89,16 +89,18 @@ class Renderer:
             )
         values = context.subscriber_values(digest, unsubscribe_url, manage_url)
         items = digest.items
-        layout: _Layout | None = None
-        chosen: views.Plan | None = None
-        cards: list[views.Card] = []
-        for plan in views.budget_plans(len(items)):
+        layouts: dict[views.Plan, _Layout] = {}
+
+        def fits(plan: views.Plan) -> bool:
             cards = [self._card(item, plan.limit) for item in items[: plan.shown]]
-            layout = self._html(digest, plan, cards, values)
-            chosen = plan
-            if sum(map(_utf8_len, layout.chunks)) <= self.settings.max_html_bytes:
-                break
-        assert layout is not None and chosen is not None
+            layouts[plan] = self._html(digest, plan, cards, values)
+            return sum(map(_utf8_len, layouts[plan].chunks)) <= self.settings.max_html_bytes
+
+        chosen = views.choose_plan(len(items), fits)
+        if chosen not in layouts:
+            fits(chosen)
+        layout = layouts[chosen]
+        cards = [self._card(item, chosen.limit) for item in items[: chosen.shown]]
         page = context.page_context(self.settings, digest, chosen, cards, values)
         text = self._skeleton_text.render(page, part=self._text_part)
         rendered = RenderedDigest(
@@ -167,6 +169,38 @@ class Renderer:
             self._text_parts[(name, id(card))] = (card, out)
         return out
 
+    def _inline_parts(self, calls: list[tuple[str, dict[str, Any]]]) -> None:
+        """Inline every part of one page not seen yet in a single premailer pass.
+
+        premailer's cost is mostly per call (stylesheet parsing, one selector query per
+        rule), so a digest's new cards are inlined together and cut apart again.
+        """
+        todo: dict[str, None] = {}
+        for name, kwargs in calls:
+            card = kwargs.get("card")
+            if (
+                len(kwargs) == 1
+                and isinstance(card, views.Card)
+                and (name, id(card)) in self._html_parts
+            ):
+                continue
+            raw = self._html_env.get_template(name).render(self._run | kwargs)
+            if raw not in self._raw_parts:
+                todo[raw] = None
+        if not todo:
+            return
+        cut = self._slot.replace("nlpart", "nlcut")
+        joined = inline.inline_fragment(cut.join(todo), self._styles or "")
+        outputs = joined.split(cut)
+        if len(outputs) != len(todo):  # pragma: no cover - a part swallowed the marker
+            outputs = [inline.inline_fragment(raw, self._styles or "") for raw in todo]
+        if len(self._raw_parts) + len(todo) >= CACHE_LIMIT:
+            self._raw_parts.clear()
+        for raw, html in zip(todo, outputs, strict=True):
+            pieces = assemble.compile_pieces(html, self._token)
+            size = sum(_utf8_len(p) for p in pieces if isinstance(p, str))
+            self._raw_parts[raw] = _Part(pieces, size, None)
+
     def _html_part(self, name: str, kwargs: dict[str, Any]) -> _Part:
         card = kwargs.get("card")
         by_card = len(kwargs) == 1 and isinstance(card, views.Card)
@@ -231,6 +265,7 @@ class Renderer:
                 self._styles = inline.style_blocks(raw)
             pieces = assemble.compile_pieces(inline.inline_document(key), self._token, slot)
             self._shapes[key] = pieces
+        self._inline_parts(calls)
         chunks: list[str] = []
         encoded: list[bytes | None] = []
         group = 0

@@ -7,7 +7,7 @@ is computed, rendered and inlined once per run. ``docs/templates.md`` lists ever
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from newsletter.records import Digest, DigestItem, Entry
@@ -17,6 +17,17 @@ ABSTRACT_LIMITS: tuple[int, ...] = (600, 320, 160)
 """Abstract excerpt lengths (characters) tried in order while the HTML is over budget."""
 
 PREHEADER_LIMIT = 140
+TITLE_LIMIT = 300
+"""Feed titles longer than this are cut (keeps one card's size bounded)."""
+MORE_LINKS_LIMIT = 50
+"""At most this many overflow papers are listed by title; the heading counts them all."""
+
+
+def short(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +110,18 @@ def make_card(item: DigestItem, limit: int) -> Card:
     title_runs = textutil.clean_runs(textutil.split_spans(entry.title, item.title_spans))
     runs = textutil.clean_runs(textutil.split_spans(entry.abstract, item.abstract_spans))
     excerpt, cut = textutil.excerpt_runs(runs, limit)
+    title_runs, _ = textutil.excerpt_runs(title_runs, TITLE_LIMIT)
     title = "".join(text for text, _ in title_runs) or "(untitled)"
     return Card(
         key=entry.key,
         title=title,
         title_runs=tuple(Run(t, m) for t, m in title_runs) or (Run(title),),
         url=textutil.safe_url(entry.link),
-        authors=textutil.shorten_authors(entry.authors),
-        source=", ".join(textutil.clean(f) for f in entry.feeds if textutil.clean(f)),
-        categories=", ".join(textutil.clean(c) for c in entry.categories if textutil.clean(c)),
+        authors=short(textutil.shorten_authors(entry.authors), 200),
+        source=short(", ".join(textutil.clean(f) for f in entry.feeds if textutil.clean(f)), 80),
+        categories=short(
+            ", ".join(textutil.clean(c) for c in entry.categories if textutil.clean(c)), 120
+        ),
         date=textutil.format_date(entry.published),
         upvotes=entry.popularity,
         excerpt=tuple(Run(t, m) for t, m in excerpt),
@@ -120,12 +134,14 @@ def make_card(item: DigestItem, limit: int) -> Card:
 
 def link_for(entry: Entry, note: str = "") -> Link:
     """A title link for the overflow and "Updated" lists."""
-    return Link(textutil.clean(entry.title) or "(untitled)", textutil.safe_url(entry.link), note)
+    title = short(textutil.clean(entry.title), TITLE_LIMIT) or "(untitled)"
+    return Link(title, textutil.safe_url(entry.link), note)
 
 
 def updated_links(digest: Digest) -> tuple[Link, ...]:
     """The "Updated" list: later versions of papers the subscriber already got."""
-    return tuple(link_for(e, f"version {e.version}" if e.version else "") for e in digest.updated)
+    updated = digest.updated[:MORE_LINKS_LIMIT]
+    return tuple(link_for(e, f"version {e.version}" if e.version else "") for e in updated)
 
 
 def summary(digest: Digest) -> str:
@@ -156,10 +172,14 @@ def topics_text(digest: Digest) -> str:
 
 def sections(
     digest: Digest, plan: Plan, cards: Sequence[Card]
-) -> tuple[tuple[SectionView, ...], tuple[Link, ...]]:
-    """Split the digest's cards into sections; papers past ``plan.shown`` become title links."""
+) -> tuple[tuple[SectionView, ...], tuple[Link, ...], int]:
+    """Split the digest's cards into sections; papers past ``plan.shown`` become title links.
+
+    Returns the sections, the overflow links and how many papers overflowed.
+    """
     out: list[SectionView] = []
     more: list[Link] = []
+    hidden = 0
     index = 0
     for section in digest.sections:
         shown: list[Card] = []
@@ -168,20 +188,31 @@ def sections(
             if index < plan.shown:
                 shown.append(cards[index])
             else:
-                more.append(link_for(item.entry))
+                hidden += 1
+                if len(more) < MORE_LINKS_LIMIT:
+                    more.append(link_for(item.entry))
             index += 1
         if shown:
             title = textutil.clean(section.topic.title) or section.topic.id
             out.append(SectionView(title, len(section.items), tuple(shown), start))
-    return tuple(out), tuple(more)
+    return tuple(out), tuple(more), hidden
 
 
-def budget_plans(count: int) -> list[Plan]:
-    """The order in which layouts are tried until the HTML fits the size budget.
+def choose_plan(count: int, fits: Callable[[Plan], bool]) -> Plan:
+    """The layout that fits the size budget: every paper with the longest abstract that
+    fits; failing that, the most papers (binary search) with the shortest abstracts.
 
-    Both the fast and the naive renderer walk this same list and keep the first plan whose
-    HTML fits, so their choices (and output) are identical.
+    Both the fast and the naive renderer call this with their own ``fits``; both measure
+    the same bytes, so they choose the same plan and their output stays identical.
     """
-    plans = [Plan(limit, count) for limit in ABSTRACT_LIMITS]
-    plans += [Plan(ABSTRACT_LIMITS[-1], shown) for shown in range(count - 1, -1, -1)]
-    return plans
+    for limit in ABSTRACT_LIMITS:
+        if fits(Plan(limit, count)):
+            return Plan(limit, count)
+    low, high = 0, count - 1  # Plan(shortest, low) is taken as the answer of last resort
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(Plan(ABSTRACT_LIMITS[-1], middle)):
+            low = middle
+        else:
+            high = middle - 1
+    return Plan(ABSTRACT_LIMITS[-1], max(low, 0))

@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -126,7 +127,7 @@ class _Run:
         spec: FeedSpec,
         state: FeedState | None,
     ) -> FetchOutcome:
-        state = state or FeedState(url=spec.url)
+        state = _utc_state(state) if state is not None else FeedState(url=spec.url)
         try:
             outcome = await self._one(client, semaphore, pool, threads, spec, state)
         except Exception as exc:  # a bug must cost one feed, not the run
@@ -135,7 +136,10 @@ class _Run:
             new_state = politeness.failed(state, now=self.now(), message=message)
             outcome = FetchOutcome(spec.name, "error", (), new_state, message)
         if self.progress is not None:
-            self.progress(outcome)
+            try:
+                self.progress(outcome)
+            except Exception:  # a broken progress display must not lose the results
+                log.exception("progress callback failed for feed %s", spec.name)
         return outcome
 
     async def _one(
@@ -175,7 +179,7 @@ class _Run:
                 cache_control=answer.headers.get("cache-control"),
             )
             return FetchOutcome(spec.name, "not_modified", (), new_state, "not modified" + moved)
-        if answer.status != 200:
+        if not 200 <= answer.status < 300 or answer.status == 204:
             return self._http_failure(spec, state, answer, now, url)
         job = ParseJob(
             body=answer.body,
@@ -198,7 +202,8 @@ class _Run:
             last_modified=answer.headers.get("last-modified"),
             cache_control=answer.headers.get("cache-control"),
         )
-        message = f"{len(result.entries)} entries"
+        count = len(result.entries)
+        message = f"{count} {'entry' if count == 1 else 'entries'}"
         if result.skipped:
             message += f" ({result.skipped} left out by announce type)"
         return FetchOutcome(
@@ -247,6 +252,21 @@ class _Run:
             state, now=now, message=message, url=url, not_before=not_before
         )
         return FetchOutcome(spec.name, "error", (), new_state, message)
+
+
+def _utc_state(state: FeedState) -> FeedState:
+    """The state with naive datetimes (as some databases return them) read as UTC."""
+
+    def utc(value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+
+    return replace(
+        state,
+        next_fetch_after=utc(state.next_fetch_after),
+        last_success=utc(state.last_success),
+        last_error_at=utc(state.last_error_at),
+        failing_since=utc(state.failing_since),
+    )
 
 
 def _file_url(path: str) -> str:

@@ -80,7 +80,7 @@ def parse_json_feed(data: Any, spec: FeedSpec, now: datetime) -> list[records.En
         else:
             abstract = text.plain(_str(item.get("content_text")), is_html=False)
         if not title:
-            title = abstract[:80] or link or guid
+            title = text.one_line(abstract[:80]) or link or guid or "(untitled)"
         arxiv = keys.parse_arxiv_id(link) or keys.parse_arxiv_id(guid)
         doi = keys.find_doi(guid, link, _str(item.get("external_url")))
         published = parse_datetime(item.get("date_published")) or parse_datetime(

@@ -168,7 +168,7 @@ async def _download(
                 continue
             response_headers = {k.lower(): v for k, v in response.headers.items()}
             body = b""
-            if response.status_code == 200:
+            if 200 <= response.status_code < 300:
                 body = await _read_body(response, max_bytes)
             return Download(
                 status=response.status_code,

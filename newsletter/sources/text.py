@@ -18,7 +18,6 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _SKIP_TAGS = frozenset({"script", "style", "head", "title", "noscript", "template"})
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
@@ -69,7 +68,10 @@ def normalise_paragraphs(text: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    return _SPACES.sub(" ", text.replace("\n", " ")).strip()
+    # str.split() knows every Unicode space (no-break, thin, ideographic...).
+    if "\u200b" in text:
+        text = text.replace("\u200b", "")
+    return " ".join(text.split())
 
 
 def one_line(text: str, *, is_html: bool = False) -> str:

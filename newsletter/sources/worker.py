@@ -6,22 +6,38 @@ each parse runs in a child process; one that overruns its wall-clock limit is
 killed and replaced, and only that feed fails. The child also gets an address-space
 limit so that an entity or decompression bomb that slipped through cannot take the
 machine's memory.
+
+The children are plain ``python -m newsletter.sources._child`` processes talking
+length-prefixed pickles over their stdin/stdout. Unlike ``multiprocessing`` this
+never re-imports the caller's ``__main__`` (a script without an ``if __name__ ==
+"__main__"`` guard would otherwise run again in every worker) and never forks a
+process that has threads running.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import os
+import pickle
 import queue
+import select
+import struct
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
-from multiprocessing.connection import Connection
-from multiprocessing.context import BaseContext
-from typing import Any
+from pathlib import Path
+from typing import IO
 
 from newsletter.sources.model import FeedSpec
 from newsletter.sources.parse import ParseResult, parse_document
+
+_HEADER = struct.Struct(">Q")
+READY = b"ready"
+STARTUP_TIMEOUT = 60.0
+"""Seconds a new worker may take to import its modules (not counted as parse time)."""
 
 
 @dataclass(frozen=True)
@@ -33,30 +49,39 @@ class ParseJob:
     now: datetime
 
 
-def _context() -> BaseContext:
-    # forkserver: children fork from a clean single-threaded server (our parent has
-    # event-loop and executor threads, which plain fork would copy mid-flight).
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["newsletter.sources.parse"])
-        return ctx
-    return multiprocessing.get_context("spawn")  # pragma: no cover - non-Linux
+# -- the child ---------------------------------------------------------------------------
 
 
-def _serve(conn: Connection, memory_limit: int | None) -> None:
-    """Child main loop: parse jobs until the pipe closes."""
+def _read_frame(stream: IO[bytes]) -> bytes | None:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    return data if len(data) == size else None
+
+
+def _write_frame(stream: IO[bytes], payload: bytes) -> None:
+    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def serve(memory_limit: int | None) -> None:
+    """Child main loop: parse jobs from stdin until it closes."""
     if memory_limit:
         with contextlib.suppress(ImportError, ValueError, OSError):
             import resource
 
             resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    channel_in = sys.stdin.buffer
+    channel_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout = sys.stderr  # a stray print must not corrupt the protocol
+    _write_frame(channel_out, READY)  # imports done: the parse clock may start
     while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
+        frame = _read_frame(channel_in)
+        if frame is None:
             return
-        if job is None:
-            return
+        job: ParseJob = pickle.loads(frame)
         try:
             result = parse_document(
                 job.body,
@@ -65,44 +90,97 @@ def _serve(conn: Connection, memory_limit: int | None) -> None:
                 spec=job.spec,
                 now=job.now,
             )
+            payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         except MemoryError:
-            result = ParseResult(error="parsing needed more memory than allowed")
-        conn.send(result)
+            payload = pickle.dumps(ParseResult(error="parsing needed more memory than allowed"))
+        _write_frame(channel_out, payload)
+
+
+# -- the parent --------------------------------------------------------------------------
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _StartError(Exception):
+    pass
+
+
+def _read_exact(fd: int, size: int, deadline: float) -> bytes:
+    """``size`` bytes from ``fd`` before ``deadline`` (poll, not select: no FD_SETSIZE cap)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    buf = bytearray()
+    while len(buf) < size:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not poller.poll(remaining * 1000):
+            raise _Timeout
+        chunk = os.read(fd, min(size - len(buf), 1 << 20))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+
+
+def _child_env() -> dict[str, str]:
+    """The environment for a worker: the parent's, plus where ``newsletter`` lives."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
 
 
 class _Slot:
     """One worker process, started on first use and restarted after a kill."""
 
-    def __init__(self, ctx: BaseContext, memory_limit: int | None) -> None:
-        self._ctx = ctx
+    def __init__(self, memory_limit: int | None) -> None:
         self._memory_limit = memory_limit
-        self._process: Any = None
-        self._conn: Connection | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
-    def _ensure(self) -> Connection:
-        if self._conn is None or self._process is None or not self._process.is_alive():
-            self.stop()
-            parent, child = self._ctx.Pipe()
-            process = self._ctx.Process(  # type: ignore[attr-defined]
-                target=_serve, args=(child, self._memory_limit), daemon=True
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._process is None or self._process.poll() is not None:
+            self.kill()
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "newsletter.sources._child", str(self._memory_limit or 0)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=_child_env(),
+                close_fds=True,
             )
-            process.start()
-            child.close()
-            self._process, self._conn = process, parent
-        return self._conn
+            assert self._process.stdout is not None
+            fd = self._process.stdout.fileno()
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            try:
+                (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
+                ready = _read_exact(fd, size, deadline) if size == len(READY) else b""
+            except (_Timeout, EOFError, OSError):
+                ready = b""
+            if ready != READY:
+                self.kill()
+                raise _StartError
+        return self._process
 
     def run(self, job: ParseJob, timeout: float) -> ParseResult:
-        conn = self._ensure()
         try:
-            conn.send(job)
-            if not conn.poll(timeout):
-                self.kill()
-                return ParseResult(
-                    error=f"parsing took longer than {timeout:g} s and was stopped "
-                    "(a pathological feed document)"
-                )
-            result = conn.recv()
-        except (EOFError, OSError, BrokenPipeError):
+            process = self._ensure()
+        except _StartError:
+            return ParseResult(error="the parser process could not be started")
+        assert process.stdin is not None and process.stdout is not None
+        deadline = time.monotonic() + timeout
+        try:
+            _write_frame(process.stdin, pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+            fd = process.stdout.fileno()
+            (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
+            result = pickle.loads(_read_exact(fd, size, deadline + 5.0))
+        except _Timeout:
+            self.kill()
+            return ParseResult(
+                error=f"parsing took longer than {timeout:g} s and was stopped "
+                "(a pathological feed document)"
+            )
+        except (EOFError, OSError, pickle.UnpicklingError):
             self.kill()
             return ParseResult(error="the parser process died on this document")
         if not isinstance(result, ParseResult):  # pragma: no cover - protocol guard
@@ -111,28 +189,34 @@ class _Slot:
         return result
 
     def kill(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.join(5)
-        self._close_conn()
-        self._process = None
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):
+            process.kill()
+        process.wait(5)
+        self._close_pipes(process)
 
     def stop(self) -> None:
-        if self._conn is not None and self._process is not None and self._process.is_alive():
-            with contextlib.suppress(OSError):
-                self._conn.send(None)
-            self._process.join(2)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join(2)
-        self._close_conn()
-        self._process = None
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):
+            if process.stdin is not None:
+                process.stdin.close()  # EOF: the child's loop ends
+        try:
+            process.wait(2)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(2)
+        self._close_pipes(process)
 
-    def _close_conn(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(OSError):
-                self._conn.close()
-        self._conn = None
+    @staticmethod
+    def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
 
 class ParserPool:
@@ -140,8 +224,7 @@ class ParserPool:
 
     def __init__(self, size: int, *, timeout: float, memory_limit: int | None = None) -> None:
         self.timeout = timeout
-        ctx = _context()
-        self._slots: list[_Slot] = [_Slot(ctx, memory_limit) for _ in range(max(1, size))]
+        self._slots = [_Slot(memory_limit) for _ in range(max(1, size))]
         self._idle: queue.Queue[_Slot] = queue.Queue()
         for slot in self._slots:
             self._idle.put(slot)

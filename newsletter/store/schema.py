@@ -110,6 +110,7 @@ outbox = Table(
     Column("data", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("lease_expires", UTCDateTime()),
+    Column("lease_owner", String(200)),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt", UTCDateTime()),
     Column("last_reply", Text),

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    case,
     create_engine,
     delete,
     event,
@@ -42,9 +43,12 @@ from newsletter.store.schema import (
     outbox_entries,
     runs,
     suppressions,
+    topic_vectors,
 )
 
 ACTIVE_STATUSES = ("pending", "sending", "deferred", "sent")
+STALE_RUN = timedelta(minutes=30)
+"""A run still composing after this long was abandoned by a process that died."""
 """An entry in a row with one of these is taken: composition never puts it in another digest."""
 
 
@@ -191,25 +195,55 @@ class Store:
         *,
         now: datetime,
         merge: Callable[[Entry, Entry], Entry],
+        insert_missing: bool = True,
     ) -> tuple[int, int]:
-        """Store entries once under their key, merging later sightings. Returns (added, merged)."""
+        """Store entries once under their key, merging later sightings. Returns (added, merged).
+
+        With ``insert_missing=False`` only entries already stored are updated (e.g. a new
+        version of a paper we have; a revision of one we never had is not news)."""
         batch: dict[str, Entry] = {}
         for entry in new:
             batch[entry.key] = merge(batch[entry.key], entry) if entry.key in batch else entry
         if not batch:
             return 0, 0
+        # Two processes fetching the same paper at once can both find it missing; the
+        # loser's insert fails on the key, and a second pass merges into the winner's row.
+        for attempt in range(3):
+            try:
+                return self._upsert(batch, now, merge, insert_missing)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _upsert(
+        self,
+        batch: dict[str, Entry],
+        now: datetime,
+        merge: Callable[[Entry, Entry], Entry],
+        insert_missing: bool,
+    ) -> tuple[int, int]:
         added = merged = 0
         with self.engine.begin() as conn:
+            # Read-merge-write must not interleave with another writer's, or one merge is
+            # lost: SQLite takes its write lock up front, PostgreSQL locks the rows read.
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             existing: dict[str, Entry] = {}
-            keys = list(batch)
+            keys = sorted(batch)
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
-                for row in conn.execute(select(entries).where(entries.c.key.in_(chunk))):
+                query = select(entries).where(entries.c.key.in_(chunk)).order_by(entries.c.key)
+                if conn.dialect.name == "postgresql":
+                    query = query.with_for_update()
+                for row in conn.execute(query):
                     existing[row.key] = _entry(row)
             inserts = []
             for key, entry in batch.items():
                 old = existing.get(key)
                 if old is None:
+                    if not insert_missing:
+                        continue
                     inserts.append(_entry_row(entry, now))
                     added += 1
                     continue
@@ -225,9 +259,13 @@ class Store:
         return added, merged
 
     def entries_since(self, since: datetime) -> list[Entry]:
-        """Entries published, or first seen, at or after ``since``."""
+        """Entries published, first seen or changed (e.g. a new version) at or after ``since``."""
         query = select(entries).where(
-            or_(entries.c.published >= since, entries.c.first_seen >= since)
+            or_(
+                entries.c.published >= since,
+                entries.c.first_seen >= since,
+                entries.c.updated_at >= since,
+            )
         )
         with self.engine.connect() as conn:
             return [_entry(row) for row in conn.execute(query)]
@@ -278,8 +316,20 @@ class Store:
 
     # -- runs ----------------------------------------------------------------------------
 
-    def claim_run(self, schedule: str, period: str, now: datetime) -> int | None:
-        """Start the run (schedule, period) once: None when another process already has it."""
+    def claim_run(
+        self,
+        schedule: str,
+        period: str,
+        now: datetime,
+        stale_after: timedelta = STALE_RUN,
+    ) -> int | None:
+        """Start the run (schedule, period) once: None when another process already has it.
+
+        A run still ``composing`` after ``stale_after`` was abandoned (its process died
+        between claiming and finishing); it is taken over so its digests are not lost. The
+        takeover is safe: subscribers with a row in the run are skipped, and entries in
+        their pending rows are never composed again.
+        """
         try:
             with self.engine.begin() as conn:
                 result = conn.execute(
@@ -289,7 +339,27 @@ class Store:
                 )
                 return _primary_key(result)
         except IntegrityError:
-            return None
+            pass
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(runs.c.id, runs.c.started_at, runs.c.status).where(
+                    runs.c.schedule == schedule, runs.c.period == period
+                )
+            ).first()
+            if row is None or row.status != "composing" or row.started_at > now - stale_after:
+                return None
+            taken = conn.execute(
+                update(runs)
+                .where(runs.c.id == row.id, runs.c.started_at == row.started_at)
+                .values(started_at=now)
+            )
+            return int(row.id) if taken.rowcount == 1 else None
+
+    def run_subscribers(self, run_id: int) -> set[str]:
+        """Addresses that already have a digest in this run (for a takeover)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(outbox.c.subscriber).where(outbox.c.run_id == run_id))
+            return set(rows.scalars())
 
     def finish_run(self, run_id: int, now: datetime, status: str, summary: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
@@ -378,7 +448,7 @@ class Store:
                     "data": zlib.compress(message.data, 6),
                     "created_at": now,
                     "attempts": 0,
-                    "item_count": len(message.entry_keys),
+                    "item_count": sum("#v" not in key for key in message.entry_keys),
                     "size": len(message.data),
                 }
                 for message in fresh
@@ -394,8 +464,38 @@ class Store:
             conn.execute(insert(outbox_entries), links)
         return len(fresh)
 
+    def release_dead_leases(self, now: datetime, host: str, alive: Callable[[int], bool]) -> int:
+        """Expire at once the leases of senders on this host whose process is gone.
+
+        Without this, rows a killed `send` was holding would wait out the whole lease
+        before a re-run could finish them. Leases of other hosts still run their course.
+        """
+        query = (
+            select(outbox.c.lease_owner)
+            .where(outbox.c.status == "sending", outbox.c.lease_owner.like(f"{host}:%"))
+            .distinct()
+        )
+        released = 0
+        with self.engine.begin() as conn:
+            for owner in conn.execute(query).scalars().all():
+                pid = owner.rsplit(":", 1)[1]
+                if pid.isdigit() and not alive(int(pid)):
+                    done = conn.execute(
+                        update(outbox)
+                        .where(outbox.c.status == "sending", outbox.c.lease_owner == owner)
+                        .values(lease_expires=now)
+                    )
+                    released += int(done.rowcount)
+        return released
+
     def claim(
-        self, now: datetime, lease: timedelta, limit: int, *, ignore_backoff: bool = False
+        self,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        *,
+        ignore_backoff: bool = False,
+        owner: str | None = None,
     ) -> list[OutboxRow]:
         """Take up to ``limit`` rows that are due, marking them ``sending`` until the lease expires.
 
@@ -403,7 +503,7 @@ class Store:
         """
         due = or_(
             outbox.c.status == "pending",
-            and_(outbox.c.status == "sending", outbox.c.lease_expires < now),
+            and_(outbox.c.status == "sending", outbox.c.lease_expires <= now),
             and_(
                 outbox.c.status == "deferred",
                 or_(outbox.c.next_attempt <= now, outbox.c.next_attempt.is_(None))
@@ -419,7 +519,12 @@ class Store:
         statement = (
             update(outbox)
             .where(outbox.c.id.in_(chosen.scalar_subquery()))
-            .values(status="sending", lease_expires=now + lease, attempts=outbox.c.attempts + 1)
+            .values(
+                status="sending",
+                lease_expires=now + lease,
+                lease_owner=owner,
+                attempts=outbox.c.attempts + 1,
+            )
             .returning(*outbox.c)
         )
         with self.engine.begin() as conn:
@@ -450,7 +555,12 @@ class Store:
         reply: str,
         next_attempt: datetime | None = None,
     ) -> None:
-        values: dict[str, Any] = {"status": status, "last_reply": reply, "lease_expires": None}
+        values: dict[str, Any] = {
+            "status": status,
+            "last_reply": reply,
+            "lease_expires": None,
+            "lease_owner": None,
+        }
         if status == "sent":
             values["sent_at"] = now
         if status == "deferred":
@@ -517,3 +627,65 @@ class Store:
             return {
                 row.email: (row.reason, row.since) for row in conn.execute(select(suppressions))
             }
+
+    # -- per-subscriber delivery summary (for `subscribers`) -----------------------------
+
+    def delivery_summary(self) -> dict[str, dict[str, Any]]:
+        """Per address: last digest sent, and how many messages are failed or deferred."""
+        query = select(
+            outbox.c.subscriber,
+            func.max(case((outbox.c.status == "sent", outbox.c.sent_at))).label("last_sent"),
+            func.sum(case((outbox.c.status == "failed", 1), else_=0)).label("failed"),
+            func.sum(case((outbox.c.status == "deferred", 1), else_=0)).label("deferred"),
+        ).group_by(outbox.c.subscriber)
+        summary: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                last = row.last_sent
+                if isinstance(last, str):  # aggregates bypass the column type on SQLite
+                    last = datetime.fromisoformat(last)
+                if last is not None and last.tzinfo is None:
+                    last = last.replace(tzinfo=UTC)
+                summary[row.subscriber] = {
+                    "last_sent": last,
+                    "failed": int(row.failed or 0),
+                    "deferred": int(row.deferred or 0),
+                }
+        return summary
+
+    # -- embedding cache (semantic topics) -----------------------------------------------
+
+    def vector_cache(self) -> VectorStore:
+        return VectorStore(self.engine)
+
+
+class VectorStore:
+    """Entry embeddings persisted between runs: computed once per entry text, then reused."""
+
+    MODEL = "entry-vectors"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def _hash(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def get(self, key: str) -> bytes | None:
+        query = select(topic_vectors.c.vector).where(
+            topic_vectors.c.text_hash == self._hash(key), topic_vectors.c.model == self.MODEL
+        )
+        with self.engine.connect() as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        return None if value is None else bytes(value)
+
+    def put(self, key: str, value: bytes) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(topic_vectors).values(
+                        text_hash=self._hash(key), model=self.MODEL, vector=value
+                    )
+                )
+        except IntegrityError:
+            pass  # another process stored the same vector first

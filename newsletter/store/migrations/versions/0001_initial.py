@@ -82,6 +82,7 @@ def upgrade() -> None:
         sa.Column("data", sa.LargeBinary, nullable=False),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.Column("lease_expires", UTC_DATETIME),
+        sa.Column("lease_owner", sa.String(200)),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt", UTC_DATETIME),
         sa.Column("last_reply", sa.Text),

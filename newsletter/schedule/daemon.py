@@ -1,0 +1,321 @@
+"""`newsletter run`: an APScheduler 3 scheduler that sends every digest on time, once.
+
+Jobs are rebuilt from the config at every start and on SIGHUP (memory job store, explicit
+ids, ``replace_existing``) — nothing pickled survives in the database to be run later. All
+jobs share one worker thread, so a fetch, a digest run and an outbox drain never overlap
+within a process; across processes the run key (unique in ``runs``) and the outbox claim
+keep each digest to one send.
+
+APScheduler forgets missed fires on restart, so catch-up is ours: at start, each group
+whose latest fire time lies within ``catch_up`` and whose run key is not yet in ``runs``
+runs once, immediately.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from newsletter.config import Config, ConfigError
+from newsletter.config.schema import FeedModel, parse_duration
+from newsletter.pipeline import App
+from newsletter.schedule import logs
+from newsletter.schedule.jobs import RunSummary, drain_outbox, fetch_some, run_group
+from newsletter.schedule.timing import Group, groups, latest_fire
+from newsletter.store.store import STALE_RUN
+
+UTC = ZoneInfo("UTC")
+DRAIN_EVERY = timedelta(minutes=2)
+"""How often deferred messages whose backoff has passed are retried."""
+POLL = 0.2
+"""Seconds between looks at the signals received (the handler itself only records them)."""
+STOP_TIMEOUT = 45.0
+"""Seconds to wait for the job in flight after SIGTERM before giving up on it."""
+
+ConfigLoader = Callable[[], Config]
+
+
+def fetch_groups(config: Config) -> dict[timedelta, list[FeedModel]]:
+    """Feeds by fetch interval (their own ``fetch_every`` or the newsletter's default)."""
+    by_interval: dict[timedelta, list[FeedModel]] = {}
+    for feed in config.feeds:
+        every = parse_duration(feed.fetch_every) if feed.fetch_every else config.fetch_every
+        by_interval.setdefault(every, []).append(feed)
+    return by_interval
+
+
+class Daemon:
+    """The scheduler and its jobs for one process; signal handling lives in :func:`run_daemon`."""
+
+    def __init__(
+        self,
+        app: App,
+        load_config: ConfigLoader,
+        *,
+        scheduler: BackgroundScheduler | None = None,
+        drain_every: timedelta = DRAIN_EVERY,
+        log_handler: logging.Handler | None = None,
+    ) -> None:
+        self.app = app
+        self.config = app.config
+        self.load_config = load_config
+        self.stop = threading.Event()
+        self.idle = threading.Event()
+        self.idle.set()
+        self._busy = threading.Lock()
+        self.drain_every = drain_every
+        self.log_handler = log_handler
+        self.scheduler = scheduler or BackgroundScheduler(
+            jobstores={"default": MemoryJobStore()},
+            executors={"default": ThreadPoolExecutor(1)},
+            timezone=UTC,
+        )
+        self.groups: dict[str, Group] = {}
+        self.last: dict[str, RunSummary] = {}
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def current_app(self) -> App:
+        """A snapshot: a reload mid-run does not change the config under a running job."""
+        return dataclasses.replace(self.app, config=self.config)
+
+    def _guarded(self, work: Callable[[], Any]) -> None:
+        with self._busy:
+            self.idle.clear()
+            try:
+                if not self.stop.is_set():
+                    work()
+            finally:
+                self.idle.set()
+
+    def fire(self, key: str, fire_time: datetime | None = None, *, catch_up: bool = False) -> None:
+        """Run group ``key`` for its latest fire time (the one the scheduler is firing now)."""
+
+        def work() -> None:
+            group = self.groups.get(key)
+            if group is None:  # removed by a reload after this fire was queued
+                return
+            app = self.current_app()
+            when = fire_time or latest_fire(group.trigger(), app.now(), self.config.catch_up)
+            if when is None:
+                logs.event("run_skipped", schedule=key, reason="no fire time within catch_up")
+                return
+            self.last[key] = run_group(app, group, when, self.stop, catch_up=catch_up)
+
+        self._guarded(work)
+
+    def fetch(self, feed_names: tuple[str, ...]) -> None:
+        def work() -> None:
+            app = self.current_app()
+            wanted = [f for f in app.config.feeds if f.name in feed_names]
+            fetch_some(app, wanted, self.stop)
+
+        self._guarded(work)
+
+    def drain(self) -> None:
+        self._guarded(lambda: drain_outbox(self.current_app(), self.stop))
+
+    def install_jobs(self) -> None:
+        """(Re)create every job from ``self.config``; jobs no longer configured are removed."""
+        cfg = self.config
+        grace = max(1, int(cfg.catch_up.total_seconds()))
+        options: dict[str, Any] = {
+            "replace_existing": True,
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": grace,
+        }
+        wanted: set[str] = set()
+        self.groups = {group.key: group for group in groups(cfg)}
+        for group in self.groups.values():
+            self.scheduler.add_job(
+                self.fire,
+                group.trigger(),
+                args=(group.key,),
+                id=group.job_id,
+                name=f"digest {group.key} ({group.cron})",
+                **options,
+            )
+            wanted.add(group.job_id)
+        for every, feeds in fetch_groups(cfg).items():
+            job_id = f"fetch:{int(every.total_seconds())}s"
+            self.scheduler.add_job(
+                self.fetch,
+                IntervalTrigger(seconds=int(every.total_seconds()), timezone=UTC),
+                args=(tuple(f.name for f in feeds),),
+                id=job_id,
+                name=f"fetch every {every}",
+                **{**options, "misfire_grace_time": int(every.total_seconds())},
+            )
+            wanted.add(job_id)
+        self.scheduler.add_job(
+            self.drain,
+            IntervalTrigger(seconds=int(self.drain_every.total_seconds()), timezone=UTC),
+            id="outbox",
+            name="outbox retries",
+            **{**options, "misfire_grace_time": int(self.drain_every.total_seconds())},
+        )
+        wanted.add("outbox")
+        for job in self.scheduler.get_jobs():
+            if job.id not in wanted and not job.id.startswith("catch-up:"):
+                job.remove()
+
+    def catch_up(self) -> list[str]:
+        """Queue one immediate run for each group whose latest fire was missed (within grace)."""
+        now = self.app.now()
+        runs = self.app.store.last_runs()
+        queued = []
+        for group in self.groups.values():
+            fire = latest_fire(group.trigger(), now, self.config.catch_up)
+            if fire is None:
+                continue
+            period = group.period(fire)
+            last = runs.get(group.key)
+            abandoned = (
+                last is not None
+                and last["status"] == "composing"
+                and last["started_at"] <= now - STALE_RUN
+            )
+            if last is not None and last["period"] == period and not abandoned:
+                continue  # sent (or being sent) already; the run key would refuse it anyway
+            logs.event("catch_up", schedule=group.key, period=period, fire_time=fire)
+            self.scheduler.add_job(
+                self.fire,
+                DateTrigger(run_date=datetime.now(UTC), timezone=UTC),
+                args=(group.key, fire),
+                kwargs={"catch_up": True},
+                id=f"catch-up:{group.key}",
+                replace_existing=True,
+                misfire_grace_time=max(1, int(self.config.catch_up.total_seconds())),
+            )
+            queued.append(group.key)
+        return queued
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.install_jobs()
+        self.scheduler.start()
+        self.catch_up()
+        logs.event(
+            "started",
+            schedules=len(self.groups),
+            feeds=len(self.config.feeds),
+            jobs=",".join(sorted(job.id for job in self.scheduler.get_jobs())),
+        )
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:"):
+                logs.event("next_run", job=job.id, at=job.next_run_time)
+
+    def reload(self) -> bool:
+        """Load and validate the config again; a config with problems leaves the old one running."""
+        try:
+            new = self.load_config()
+        except ConfigError as exc:
+            logs.event(
+                "reload_rejected",
+                logging.ERROR,
+                reason="invalid config, keeping the previous one",
+                problems="; ".join(str(p) for p in exc.problems),
+            )
+            return False
+        except Exception as exc:
+            logging.getLogger(logs.LOGGER).exception("reload failed, keeping the previous config")
+            logs.event("reload_rejected", logging.ERROR, reason=f"{type(exc).__name__}: {exc}")
+            return False
+        if new.database_url != self.config.database_url:
+            logs.event(
+                "reload_warning",
+                logging.WARNING,
+                reason="the database changes only on restart; still using the old one",
+            )
+        self.config = new
+        self.install_jobs()
+        if self.log_handler is not None:
+            self.log_handler.setFormatter(logs.StructuredFormatter(new.log_format))
+        logs.event(
+            "reloaded",
+            schedules=len(self.groups),
+            feeds=len(new.feeds),
+            jobs=",".join(sorted(job.id for job in self.scheduler.get_jobs())),
+        )
+        return True
+
+    def shutdown(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Stop taking work, let the job in flight finish its message; True if it did in time."""
+        self.stop.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        return self.idle.wait(timeout)
+
+
+def run_daemon(
+    app: App,
+    load_config: ConfigLoader,
+    *,
+    stop_timeout: float = STOP_TIMEOUT,
+    hard_exit: bool = True,
+) -> int:
+    """Run until SIGTERM/SIGINT (exit 0 once the message in flight is recorded); SIGHUP reloads."""
+    app.env.require_smtp()
+    app.env.require_secret()
+    handler = logs.setup(app.config.log_format)
+    daemon = Daemon(app, load_config, log_handler=handler)
+    asked: list[str] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # Only a list append: taking a lock here could deadlock with the main thread.
+        asked.append(signal.Signals(signum).name)
+
+    previous = {
+        sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    }
+    try:
+        daemon.start()
+        while True:
+            time.sleep(POLL)
+            if not asked:
+                continue
+            names, asked[:] = list(asked), []
+            if any(name in ("SIGTERM", "SIGINT") for name in names):
+                signame = next(n for n in names if n in ("SIGTERM", "SIGINT"))
+                logs.event("stopping", signal=signame, busy=not daemon.idle.is_set())
+                break
+            if "SIGHUP" in names:
+                logs.event("reloading", signal="SIGHUP")
+                daemon.reload()
+        finished = daemon.shutdown(stop_timeout)
+        if not finished:
+            logs.event(
+                "stopped",
+                logging.ERROR,
+                clean=False,
+                reason=f"the job in flight did not finish within {stop_timeout:g} s; "
+                "its messages stay leased and are retried after the lease expires",
+            )
+            if hard_exit:  # the worker thread would otherwise hold the interpreter open
+                sys.stderr.flush()
+                os._exit(1)
+            return 1
+        logs.event("stopped", clean=True)
+        return 0
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        logging.getLogger().removeHandler(handler)

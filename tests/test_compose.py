@@ -1,0 +1,120 @@
+"""Composition rules, on hand-built records: no network, no database, no clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from newsletter.compose import compose, merge_spans
+from newsletter.records import Entry, Subscriber, Topic, TopicMatch
+
+NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+SPEECH = Topic(id="speech", title="Speech", query="speech")
+AUDIO = Topic(id="audio", title="Audio", query="audio")
+READER = Subscriber(email="r@example.org", topics=(SPEECH, AUDIO), schedule="daily")
+
+
+def entry(key: str, *, hours_ago: float = 1, seen_hours_ago: float | None = None) -> Entry:
+    published = NOW - timedelta(hours=hours_ago)
+    seen = NOW - timedelta(hours=seen_hours_ago if seen_hours_ago is not None else hours_ago)
+    return Entry(
+        key=key, title=key, link=f"https://e.org/{key}", published=published, first_seen=seen
+    )
+
+
+def hit(topic: str, score: float, span: tuple[int, int] = (0, 1)) -> TopicMatch:
+    return TopicMatch(topic_id=topic, score=score, terms=(topic,), title_spans=(span,))
+
+
+def test_an_entry_matching_two_topics_appears_once_in_its_best_section() -> None:
+    entries = [entry("a"), entry("b")]
+    matches = {
+        "a": {"speech": hit("speech", 1.0), "audio": hit("audio", 3.0, (2, 4))},
+        "b": {"speech": hit("speech", 2.0)},
+    }
+    digest = compose(
+        READER,
+        entries,
+        matches,
+        taken=set(),
+        since=NOW - timedelta(days=7),
+        first_digest=True,
+        max_items=25,
+        now=NOW,
+    )
+    assert digest is not None
+    assert [(s.topic.id, [i.entry.key for i in s.items]) for s in digest.sections] == [
+        ("speech", ["b"]),
+        ("audio", ["a"]),
+    ]
+    (a,) = digest.sections[1].items
+    assert a.topics == ("Audio", "Speech")
+    assert a.title_spans == ((0, 1), (2, 4))
+    assert digest.entry_keys == ("b", "a")
+
+
+def test_nothing_new_gives_no_digest() -> None:
+    entries = [entry("a")]
+    matches = {"a": {"speech": hit("speech", 1.0)}}
+    kwargs = {"since": NOW - timedelta(days=7), "first_digest": True, "max_items": 25, "now": NOW}
+    assert compose(READER, entries, matches, taken={"a"}, **kwargs) is None  # type: ignore[arg-type]
+    assert compose(READER, entries, {}, taken=set(), **kwargs) is None  # type: ignore[arg-type]
+    other = {"a": {"elsewhere": hit("elsewhere", 9.0)}}  # a topic this reader does not have
+    assert compose(READER, entries, other, taken=set(), **kwargs) is None  # type: ignore[arg-type]
+
+
+def test_first_digest_reaches_back_by_publication_date_only() -> None:
+    old = entry("old", hours_ago=24 * 30, seen_hours_ago=1)
+    recent = entry("recent", hours_ago=2)
+    matches = {k: {"speech": hit("speech", 1.0)} for k in ("old", "recent")}
+    digest = compose(
+        READER,
+        [old, recent],
+        matches,
+        taken=set(),
+        since=NOW - timedelta(days=7),
+        first_digest=True,
+        max_items=25,
+        now=NOW,
+    )
+    assert digest is not None and [i.entry.key for i in digest.items] == ["recent"]
+
+
+def test_later_digests_take_what_arrived_strictly_after_the_last_one() -> None:
+    last = NOW - timedelta(hours=3)
+    late_arrival = entry("late", hours_ago=24 * 30, seen_hours_ago=1)  # old paper, new feed
+    known = entry("known", hours_ago=5, seen_hours_ago=3)  # seen when the last digest was made
+    matches = {k: {"speech": hit("speech", 1.0)} for k in ("late", "known")}
+    digest = compose(
+        READER,
+        [late_arrival, known],
+        matches,
+        taken=set(),
+        since=last,
+        first_digest=False,
+        max_items=25,
+        now=NOW,
+    )
+    assert digest is not None and [i.entry.key for i in digest.items] == ["late"]
+
+
+def test_max_items_keeps_the_best_then_newest() -> None:
+    entries = [entry(f"e{n}", hours_ago=n) for n in range(5)]
+    scores = {"e0": 1.0, "e1": 5.0, "e2": 5.0, "e3": 2.0, "e4": 0.5}
+    matches = {k: {"speech": hit("speech", s)} for k, s in scores.items()}
+    digest = compose(
+        READER,
+        entries,
+        matches,
+        taken=set(),
+        since=NOW - timedelta(days=1),
+        first_digest=True,
+        max_items=3,
+        now=NOW,
+    )
+    assert digest is not None
+    assert [i.entry.key for i in digest.items] == ["e1", "e2", "e3"]
+
+
+def test_merge_spans() -> None:
+    assert merge_spans([(5, 8), (0, 2), (1, 3), (8, 9)]) == ((0, 3), (5, 9))
+    assert merge_spans([]) == ()
