@@ -7,9 +7,9 @@ reported as ``file:line: message`` by ``newsletter check``, not at send time.
 from __future__ import annotations
 
 import re
+import sys
 import traceback
 from collections.abc import Iterator
-import sys
 from pathlib import Path
 
 import jinja2
@@ -18,6 +18,7 @@ from jinja2.lexer import Token, TokenStream
 
 from newsletter.render import textutil
 from newsletter.render.settings import RenderSettings
+
 
 def _default_template_dir() -> Path:
     """The repository's top-level ``templates/`` (a checkout or an editable install), else
