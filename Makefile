@@ -38,8 +38,9 @@ lint: $(VENV)/.stamp-dev
 typecheck: $(VENV)/.stamp-dev
 	$(BIN)/mypy
 
+# Never part of `make test`. `make bench BENCH_ARGS=--quick`, or `--only e2e:postgresql:100000:4`.
 bench: $(VENV)/.stamp-dev
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) state out .pytest_cache .mypy_cache .ruff_cache

@@ -44,6 +44,8 @@ from newsletter.sources import FetchOutcome
 from newsletter.store import OutboxRow, Store
 
 MULTI_PROCESS_DIALECTS = ("postgresql",)
+COMPOSE_CHUNK = 5_000
+"""Subscribers a worker composes per run; bounds its memory whatever the list's length."""
 
 
 def partition_of(email: str, count: int) -> int:
@@ -111,12 +113,15 @@ def _worker_main(job: WorkerJob, results: Connection) -> None:
         store = Store.open(job.database_url)
         app = App(config=job.config, env=job.env, store=store, clock=job.clock)
         mine = partition(job.config.subscribers, job.index, job.count)
-        composed = compose_into_outbox(
-            app,
-            only=job.only,
-            subscribers=mine,
-            period=f"{job.period} {job.index + 1}/{job.count}",
-        )
+        composed = 0
+        # Chunks bound memory: a worker holds one chunk's digests at a time, not its share.
+        for part, start in enumerate(range(0, max(len(mine), 1), COMPOSE_CHUNK)):
+            composed += compose_into_outbox(
+                app,
+                only=job.only,
+                subscribers=mine[start : start + COMPOSE_CHUNK],
+                period=f"{job.period} {job.index + 1}/{job.count} #{part + 1}",
+            )
         outcome = deliver_outbox(app, settings=job.settings, retry_deferred=job.retry_deferred)
         report = replace(
             report,

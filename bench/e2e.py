@@ -1,0 +1,182 @@
+"""End to end: `send` for many subscribers on SQLite and PostgreSQL with 1, 2 and 4 workers.
+
+Each case is a fresh database and a fresh process that does what ``python -m newsletter
+send --workers N`` does (fetch a local feed, compose, render, deliver to a counting
+aiosmtpd sink in its own process). The baseline for every row is the default setup —
+SQLite, one worker — with the same subscribers in the same run. Every case also checks
+that each subscriber received exactly one digest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import Row, counting_sink, row, write_project
+
+POSTGRES = os.environ.get(
+    "NEWSLETTER_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+WORKERS = (1, 2, 4)
+ENTRIES = 200
+TOPICS = 40
+SECRET = "bench-secret-0123456789abcdef"
+
+
+def postgres_available() -> bool:
+    try:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(POSTGRES)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@contextmanager
+def fresh_database(backend: str, root: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{root / 'state' / 'bench.db'}"
+        return
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"newsletter_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Runs in its own process: `send --workers N` as the CLI would, minus argument parsing."""
+    from newsletter.checks import check_query
+    from newsletter.clock import system_clock
+    from newsletter.config import load_config, read_environment
+    from newsletter.pipeline import App
+    from newsletter.store import Store
+    from newsletter.workers import peak_rss_kib, send_with_workers
+
+    env = read_environment(Path(spec["env_file"]))
+    config = load_config(Path(spec["config"]), query_checker=check_query)
+    store = Store.open(env.database_url or config.database_url)
+    app = App(config=config, env=env, store=store, clock=system_clock)
+    outcome = send_with_workers(app, spec["workers"], say=lambda _line: None)
+    store.close()
+    return {
+        "composed": outcome.composed,
+        "sent": outcome.sent,
+        "complete": outcome.complete,
+        "processes": outcome.processes,
+        "parent_peak_kib": peak_rss_kib(),
+        "worker_peak_kib": [w.peak_rss_kib for w in outcome.workers],
+    }
+
+
+def one_case(backend: str, subscribers: int, workers: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="nl-bench-") as tmp:
+        root = Path(tmp)
+        workload = write_project(
+            root, subscribers=subscribers, entries=ENTRIES, topics=TOPICS, now=datetime.now(UTC)
+        )
+        with fresh_database(backend, root) as url, counting_sink() as sink:
+            env_file = root / ".env"
+            env_file.write_text(
+                f"SMTP_HOST=127.0.0.1\nSMTP_PORT={sink.port}\nSMTP_SECURITY=none\n"
+                f"NEWSLETTER_SECRET={SECRET}\nNEWSLETTER_DATABASE_URL={url}\n",
+                encoding="utf-8",
+            )
+            spec = {"config": str(workload.config), "env_file": str(env_file), "workers": workers}
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.e2e", "--child", json.dumps(spec)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            wall = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RuntimeError(f"e2e {backend} {subscribers} w{workers} failed:\n{done.stderr}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if not result["complete"] or sink.received != result["sent"]:
+        raise RuntimeError(f"e2e {backend}: sent {result['sent']}, sink got {sink.received}")
+    if sink.repeated or sink.distinct != result["composed"]:
+        raise RuntimeError(
+            f"e2e {backend}: {sink.repeated} repeated, {sink.distinct} distinct recipients "
+            f"for {result['composed']} digests"
+        )
+    peak = max([result["parent_peak_kib"], *result["worker_peak_kib"]]) / 1024
+    return {
+        "backend": backend,
+        "subscribers": subscribers,
+        "workers": workers,
+        "digests": result["sent"],
+        "wall_s": wall,
+        "digests_per_s": result["sent"] / wall,
+        "peak_mib_per_process": peak,
+        "processes": result["processes"],
+    }
+
+
+def run(quick: bool, select: str | None = None) -> list[Row]:
+    """``select`` limits the cases, e.g. "postgresql:100000:4" (backend:subscribers:workers)."""
+    sizes = (1_000, 10_000) if quick else (10_000, 100_000)
+    backends = ["sqlite"] + (["postgresql"] if postgres_available() else [])
+    wanted = select.split(":") if select else []
+    rows: list[Row] = []
+    for size in sizes:
+        cases = [(b, size, w) for b in backends for w in WORKERS]
+        if wanted:
+            cases = [c for c in cases if all(str(v) == s for v, s in zip(c, wanted, strict=False))]
+            if not cases:
+                continue
+            # An explicit choice runs only that; its rows compare against its first case.
+        results = []
+        for case in cases:
+            print(f"  e2e {case[0]} {case[1]} subscribers, {case[2]} worker(s)…", file=sys.stderr)
+            results.append(one_case(*case))
+        base = results[0]
+        for r in results:
+            label = f"e2e send {r['subscribers']} subs {r['backend']} {r['workers']}w"
+            rows.append(
+                row(f"{label}: digests/s", r["digests_per_s"], base["digests_per_s"], "digests/s")
+            )
+            rows.append(
+                row(f"{label}: wall", r["wall_s"], base["wall_s"], "s", lower_is_better=True)
+            )
+            rows.append(
+                row(
+                    f"{label}: peak memory per process ({r['processes']} proc)",
+                    r["peak_mib_per_process"],
+                    base["peak_mib_per_process"],
+                    "MiB",
+                    lower_is_better=True,
+                )
+            )
+    return rows
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        print(json.dumps(child(json.loads(sys.argv[2]))))
+    else:
+        from bench.common import print_table
+
+        print_table(run(quick="--quick" in sys.argv))
