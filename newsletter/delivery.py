@@ -23,7 +23,7 @@ from newsletter.pipeline import (
     active_subscribers,
     dkim_signer,
     fetch,
-    plan_digests,
+    iter_digests,
     render_messages,
 )
 from newsletter.records import Message, Subscriber
@@ -110,7 +110,7 @@ def compose_into_outbox(
     if subscribers is not None:
         wanted = {s.email.lower() for s in subscribers}
         chosen = [s for s in chosen if s.email.lower() in wanted]
-    digests = plan_digests(app, chosen)
+    digests = iter_digests(app, chosen)
     composed = 0
     messages = render_messages(
         app, digests, run_key=f"{schedule}:{period}", secret=secret, sign=sign

@@ -8,8 +8,9 @@ their own modules.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -145,10 +146,15 @@ def make_matcher(app: App, topics: Sequence[Topic]) -> Matcher:
     return Matcher(topics, semantic=scorer)
 
 
-def plan_digests(app: App, subscribers: Sequence[Subscriber]) -> list[Digest]:
-    """The digest each subscriber would get now; subscribers with nothing new get none."""
+def iter_digests(app: App, subscribers: Sequence[Subscriber]) -> Iterator[Digest]:
+    """The digest each subscriber would get now, one at a time; nothing new → none.
+
+    Matching runs once for everyone (each distinct topic once per entry); after that the
+    work per subscriber is assembly over the entries their topics matched, and digests are
+    yielded as they are made, so memory does not grow with the number of subscribers.
+    """
     if not subscribers:
-        return []
+        return
     now = app.now()
     lookback = now - timedelta(days=app.config.digest.lookback_days)
     last = {s.email: app.store.last_digest_at(s.email) for s in subscribers}
@@ -156,18 +162,21 @@ def plan_digests(app: App, subscribers: Sequence[Subscriber]) -> list[Digest]:
     entries = app.store.entries_since(min(oldest, lookback))
     topics = distinct_topics(subscribers)
     matches = make_matcher(app, topics).match(entries)
-    digests = []
+    by_key = {entry.key: entry for entry in entries}
+    by_topic: dict[str, list[str]] = {}
+    for key, found in matches.items():
+        for topic_id in found:
+            by_topic.setdefault(topic_id, []).append(key)
+    versioned = [e for e in entries if e.version is not None]
+    list_updates = app.config.digest.updates == "list"
     for subscriber in subscribers:
         previous = last[subscriber.email]
         taken = app.store.taken_entries(subscriber.email)
-        updated = (
-            [e for e in entries if is_unseen_version(e, taken)]
-            if app.config.digest.updates == "list"
-            else []
-        )
+        keys = dict.fromkeys(k for t in subscriber.topics for k in by_topic.get(t.id, ()))
+        updated = [e for e in versioned if is_unseen_version(e, taken)] if list_updates else []
         digest = compose(
             subscriber,
-            entries,
+            [by_key[k] for k in keys],
             matches,
             taken=taken,
             since=previous or lookback,
@@ -177,8 +186,12 @@ def plan_digests(app: App, subscribers: Sequence[Subscriber]) -> list[Digest]:
             updated=updated,
         )
         if digest is not None:
-            digests.append(digest)
-    return digests
+            yield digest
+
+
+def plan_digests(app: App, subscribers: Sequence[Subscriber]) -> list[Digest]:
+    """All digests at once: for previews and explanations of a few subscribers."""
+    return list(iter_digests(app, subscribers))
 
 
 def version_key(entry: Entry) -> str | None:
@@ -350,9 +363,10 @@ def dry_run(
     report = DryRunReport(out_dir=out_dir)
     if fetch_first:
         report.fetched = fetch(app, progress=progress)
-    digests = plan_digests(app, active_subscribers(app, only))
     secret = app.env.secret or DRY_RUN_SECRET
     sign = dkim_signer(app.env)
-    messages = render_messages(app, digests, run_key="dry-run", secret=secret, sign=sign)
-    report.rows = write_previews(out_dir, zip(messages, digests, strict=True))
+    # tee: the renderer and the report walk the same digests in step, one at a time.
+    for_render, for_report = itertools.tee(iter_digests(app, active_subscribers(app, only)))
+    messages = render_messages(app, for_render, run_key="dry-run", secret=secret, sign=sign)
+    report.rows = write_previews(out_dir, zip(messages, for_report, strict=True))
     return report

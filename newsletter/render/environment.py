@@ -7,6 +7,7 @@ reported as ``file:line: message`` by ``newsletter check``, not at send time.
 from __future__ import annotations
 
 import re
+import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,17 @@ from jinja2.lexer import Token, TokenStream
 from newsletter.render import textutil
 from newsletter.render.settings import RenderSettings
 
-DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+def _default_template_dir() -> Path:
+    """The repository's top-level ``templates/`` (a checkout or an editable install), else
+    the copy a regular install puts in ``<prefix>/share/newsletter/templates``."""
+    checkout = Path(__file__).resolve().parents[2] / "templates"
+    if (checkout / "digest.html.j2").is_file():
+        return checkout
+    return Path(sys.prefix) / "share" / "newsletter" / "templates"
+
+
+DEFAULT_TEMPLATE_DIR = _default_template_dir()
 """The built-in templates (the top-level ``templates/`` folder of the project)."""
 
 SKELETON_HTML = "digest.html.j2"

@@ -150,6 +150,22 @@ def _entry(row: Any) -> Entry:
     )
 
 
+def _outbox_row(row: Any) -> OutboxRow:
+    return OutboxRow(
+        id=row.id,
+        run_id=row.run_id,
+        subscriber=row.subscriber,
+        status=row.status,
+        message_id=row.message_id,
+        subject=row.subject,
+        data=zlib.decompress(row.data),
+        attempts=row.attempts,
+        created_at=row.created_at,
+        next_attempt=row.next_attempt,
+        last_reply=row.last_reply,
+    )
+
+
 def _primary_key(result: Any) -> int:
     key = result.inserted_primary_key
     assert key is not None
@@ -529,22 +545,7 @@ class Store:
         )
         with self.engine.begin() as conn:
             rows = sorted(conn.execute(statement).all(), key=lambda row: row.id)
-        return [
-            OutboxRow(
-                id=row.id,
-                run_id=row.run_id,
-                subscriber=row.subscriber,
-                status=row.status,
-                message_id=row.message_id,
-                subject=row.subject,
-                data=zlib.decompress(row.data),
-                attempts=row.attempts,
-                created_at=row.created_at,
-                next_attempt=row.next_attempt,
-                last_reply=row.last_reply,
-            )
-            for row in rows
-        ]
+        return [_outbox_row(row) for row in rows]
 
     def mark(
         self,
@@ -586,22 +587,7 @@ class Store:
         if subscriber:
             query = query.where(outbox.c.subscriber == subscriber.lower())
         with self.engine.connect() as conn:
-            return [
-                OutboxRow(
-                    id=row.id,
-                    run_id=row.run_id,
-                    subscriber=row.subscriber,
-                    status=row.status,
-                    message_id=row.message_id,
-                    subject=row.subject,
-                    data=zlib.decompress(row.data),
-                    attempts=row.attempts,
-                    created_at=row.created_at,
-                    next_attempt=row.next_attempt,
-                    last_reply=row.last_reply,
-                )
-                for row in conn.execute(query)
-            ]
+            return [_outbox_row(row) for row in conn.execute(query)]
 
     # -- suppressions --------------------------------------------------------------------
 
