@@ -169,6 +169,7 @@ def deliver_outbox(
             )
             if not rows:
                 break
+            by_id.clear()  # only this batch: holding every message of the run grew with the list
             by_id.update((row.message_id, row) for row in rows)
             send_many(
                 sender,
