@@ -157,7 +157,7 @@ def iter_digests(app: App, subscribers: Sequence[Subscriber]) -> Iterator[Digest
         return
     now = app.now()
     lookback = now - timedelta(days=app.config.digest.lookback_days)
-    last = {s.email: app.store.last_digest_at(s.email) for s in subscribers}
+    last = app.store.last_digests_of([s.email for s in subscribers])
     oldest = min((t or lookback) for t in last.values())
     entries = app.store.entries_since(min(oldest, lookback))
     topics = distinct_topics(subscribers)
@@ -169,24 +169,29 @@ def iter_digests(app: App, subscribers: Sequence[Subscriber]) -> Iterator[Digest
             by_topic.setdefault(topic_id, []).append(key)
     versioned = [e for e in entries if e.version is not None]
     list_updates = app.config.digest.updates == "list"
-    for subscriber in subscribers:
-        previous = last[subscriber.email]
-        taken = app.store.taken_entries(subscriber.email)
-        keys = dict.fromkeys(k for t in subscriber.topics for k in by_topic.get(t.id, ()))
-        updated = [e for e in versioned if is_unseen_version(e, taken)] if list_updates else []
-        digest = compose(
-            subscriber,
-            [by_key[k] for k in keys],
-            matches,
-            taken=taken,
-            since=previous or lookback,
-            first_digest=previous is None,
-            max_items=app.config.digest.max_items,
-            now=now,
-            updated=updated,
-        )
-        if digest is not None:
-            yield digest
+    # What each subscriber already has is read 500 subscribers at a time: a query per
+    # subscriber is a round trip each on PostgreSQL, all at once would grow with the list.
+    for start in range(0, len(subscribers), 500):
+        chunk = subscribers[start : start + 500]
+        taken_of = app.store.taken_entries_of([s.email for s in chunk])
+        for subscriber in chunk:
+            previous = last[subscriber.email.lower()]
+            taken = taken_of[subscriber.email.lower()]
+            keys = dict.fromkeys(k for t in subscriber.topics for k in by_topic.get(t.id, ()))
+            updated = [e for e in versioned if is_unseen_version(e, taken)] if list_updates else []
+            digest = compose(
+                subscriber,
+                [by_key[k] for k in keys],
+                matches,
+                taken=taken,
+                since=previous or lookback,
+                first_digest=previous is None,
+                max_items=app.config.digest.max_items,
+                now=now,
+                updated=updated,
+            )
+            if digest is not None:
+                yield digest
 
 
 def plan_digests(app: App, subscribers: Sequence[Subscriber]) -> list[Digest]:
