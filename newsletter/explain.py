@@ -15,7 +15,7 @@ from newsletter.pipeline import (
     plan_digests,
     render_messages,
 )
-from newsletter.records import Entry, Topic
+from newsletter.records import Entry, Subscriber, Topic
 from newsletter.sources import FeedSpec, fetch_feeds
 
 
@@ -86,8 +86,7 @@ def match_query(app: App, query: str, *, feed: str | None = None) -> list[MatchR
     return rows
 
 
-def subscriber_rows(app: App, email: str) -> list[MatchRow]:
-    """What this subscriber's next digest would hold (nothing is recorded)."""
+def known_subscriber(app: App, email: str) -> Subscriber:
     subscriber = app.config.subscriber(email)
     if subscriber is None:
         raise ConfigError(
@@ -99,6 +98,12 @@ def subscriber_rows(app: App, email: str) -> list[MatchRow]:
                 )
             ]
         )
+    return subscriber
+
+
+def subscriber_rows(app: App, email: str) -> list[MatchRow]:
+    """What this subscriber's next digest would hold (nothing is recorded)."""
+    subscriber = known_subscriber(app, email)
     digests = plan_digests(app, [subscriber])
     if not digests:
         return []
@@ -117,16 +122,7 @@ def subscriber_rows(app: App, email: str) -> list[MatchRow]:
 
 def preview(app: App, email: str, *, out_dir: Path, open_browser: bool = False) -> Path | None:
     """Write the subscriber's next digest as ``.html`` and ``.txt``; None when nothing is new."""
-    if app.config.subscriber(email) is None:
-        raise ConfigError(
-            [
-                Problem(
-                    str(app.config.subscribers_path),
-                    None,
-                    f"no subscriber {email} — check the address or add them",
-                )
-            ]
-        )
+    known_subscriber(app, email)
     chosen = active_subscribers(app, email)
     digests = plan_digests(app, chosen)
     if not digests:

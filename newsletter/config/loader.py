@@ -31,6 +31,12 @@ QueryChecker = Callable[[str], str | None]
 """Returns None for a valid query, else the problem text (may span lines, e.g. with a caret)."""
 
 
+def resolve_path(base: Path, value: str) -> Path:
+    """A path written in a config file is relative to that file's folder."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -57,9 +63,7 @@ class Config:
         return self.path.parent
 
     def resolve(self, value: str) -> Path:
-        """A path written in the config file is relative to that file."""
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else self.base_dir / path
+        return resolve_path(self.base_dir, value)
 
     def subscriber(self, email: str) -> Subscriber | None:
         wanted = email.strip().lower()
@@ -138,8 +142,7 @@ def load_config(
     assert isinstance(main, NewsletterModel)
 
     base = path.parent
-    subs_path = Path(main.subscribers).expanduser()
-    subs_path = subs_path if subs_path.is_absolute() else base / subs_path
+    subs_path = resolve_path(base, main.subscribers)
     subs_shown = display_path(subs_path)
     try:
         subs_raw, subs_lines = load_yaml(subs_path)
@@ -273,8 +276,7 @@ def load_config(
 
     templates_dir: Path | None = None
     if main.templates:
-        templates_dir = Path(main.templates).expanduser()
-        templates_dir = templates_dir if templates_dir.is_absolute() else base / templates_dir
+        templates_dir = resolve_path(base, main.templates)
         if not templates_dir.is_dir():
             problems.append(
                 Problem(

@@ -30,6 +30,10 @@ def no_newlines(value: str) -> str:
     return value
 
 
+SingleLine = Annotated[str, AfterValidator(no_newlines)]
+"""Text that ends up in a mail header or a page title: a line break there is never meant."""
+
+
 def check_email(value: str) -> str:
     no_newlines(value)
     if not EMAIL_RE.match(value):
@@ -173,7 +177,7 @@ class DigestModel(Strict):
 
 
 class NewsletterModel(Strict):
-    title: str
+    title: SingleLine
     sender: str
     base_url: str
     database: str = "sqlite:///state/newsletter.db"
@@ -186,11 +190,6 @@ class NewsletterModel(Strict):
     fetch_every: Interval = "30m"
     catch_up: Grace = "6h"
     log_format: Literal["key=value", "json"] = "key=value"
-
-    @field_validator("title")
-    @classmethod
-    def _title(cls, value: str) -> str:
-        return no_newlines(value)
 
     @field_validator("sender")
     @classmethod
@@ -241,16 +240,11 @@ class NewsletterModel(Strict):
 
 
 class TopicModel(Strict):
-    title: str
+    title: SingleLine
     query: str | None = None
     about: str | None = None
     threshold: Annotated[float, Field(ge=-1.0, le=1.0)] | None = None
     require: Literal["either", "both"] = "either"
-
-    @field_validator("title")
-    @classmethod
-    def _title(cls, value: str) -> str:
-        return no_newlines(value)
 
     @model_validator(mode="after")
     def _needs_query_or_about(self) -> TopicModel:
@@ -261,7 +255,7 @@ class TopicModel(Strict):
 
 class SubscriberModel(Strict):
     email: str
-    name: str | None = None
+    name: SingleLine | None = None
     schedule: str = "daily"
     timezone: str | None = None
     topics: list[str | TopicModel]
@@ -270,11 +264,6 @@ class SubscriberModel(Strict):
     @classmethod
     def _email(cls, value: str) -> str:
         return check_email(value)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str | None) -> str | None:
-        return None if value is None else no_newlines(value)
 
     @field_validator("timezone")
     @classmethod
