@@ -103,6 +103,9 @@ class Digest:
     created: datetime
     updated: tuple[Entry, ...] = ()
     """Later versions of papers already delivered, listed briefly at the end."""
+    omitted: int = 0
+    """Matches left out because ``digest.max_items`` was reached (the digest says so:
+    "and N more matches")."""
 
     @property
     def items(self) -> tuple[DigestItem, ...]:
@@ -111,6 +114,20 @@ class Digest:
     @property
     def entry_keys(self) -> tuple[str, ...]:
         return tuple(item.entry.key for item in self.items) + tuple(e.key for e in self.updated)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestLinks:
+    """The per-subscriber links a digest carries (absolute URLs under ``base_url``).
+
+    ``view_url`` is the archived copy ("View in browser"); ``all_url`` lists every match of
+    a digest that was cut. Either is None when the web archive is not in use.
+    """
+
+    unsubscribe_url: str
+    manage_url: str | None = None
+    view_url: str | None = None
+    all_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
