@@ -171,3 +171,35 @@ def test_snowball_from_many_threads_at_once_agrees_with_one_thread() -> None:
         parallel = list(pool.map(snowball_key, words * 4))
     snowball_key.cache_clear()
     assert parallel == [snowball_key(w) for w in words * 4]
+
+
+def _folding_table() -> list[tuple[list[str], list[str], list[str]]]:
+    """The examples table under "## Word folding" in docs/matching.md."""
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "matching.md"
+    section = doc.read_text(encoding="utf-8").split("## Word folding", 1)[1]
+    table = next(block for block in section.split("\n\n") if block.startswith("| query"))
+    rows = []
+    for line in table.splitlines()[2:]:
+        query, matches, misses = (cell.strip() for cell in line.strip("|").split("|"))
+        rows.append(
+            (
+                [q.strip("`") for q in query.split(" or ")],
+                [w.strip() for w in matches.split(",")],
+                [w.strip() for w in misses.split(",")],
+            )
+        )
+    return rows
+
+
+def test_the_documented_examples_hold() -> None:
+    rows = _folding_table()
+    assert len(rows) >= 5
+    for queries, matches, misses in rows:
+        for query in queries:
+            (token,) = tokenize(query)
+            for word in matches:
+                assert [t.stem for t in tokenize(word)] == [token.stem], (query, word)
+            for word in misses:
+                assert [t.stem for t in tokenize(word)] != [token.stem], (query, word)
