@@ -10,9 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 Span = tuple[int, int]
 """A half-open character range ``[start, end)`` inside a piece of text."""
+
+Stemming = Literal["plural", "snowball"]
+"""How a topic's words are reduced before comparison (see docs/matching.md)."""
 
 
 class OutboxStatus(StrEnum):
@@ -110,6 +114,8 @@ class Topic:
     threshold: float | None = None
     require: str = "either"
     """``either`` (query or about matches) or ``both``."""
+    stemming: Stemming = "plural"
+    """``plural`` folds only regular plurals (the default); ``snowball`` stems words."""
 
 
 @dataclass(frozen=True, slots=True)

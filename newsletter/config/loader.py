@@ -207,6 +207,7 @@ def load_config(
             about=model.about,
             threshold=model.threshold,
             require=model.require,
+            stemming=model.stemming,
         )
 
     subscribers: list[Subscriber] = []
@@ -262,6 +263,7 @@ def load_config(
                         about=item.about,
                         threshold=item.threshold,
                         require=item.require,
+                        stemming=item.stemming,
                     )
                 )
         subscribers.append(

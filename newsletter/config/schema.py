@@ -245,6 +245,19 @@ class TopicModel(Strict):
     about: str | None = None
     threshold: Annotated[float, Field(ge=-1.0, le=1.0)] | None = None
     require: Literal["either", "both"] = "either"
+    # How query words are reduced (the matcher's docs/matching.md): plural or snowball.
+    stemming: Literal["plural", "snowball"] = "plural"
+
+    @field_validator("stemming", mode="before")
+    @classmethod
+    def _stemming(cls, value: object) -> object:
+        if value not in ("plural", "snowball"):
+            raise ValueError(
+                f"{str(value)[:40]!r} is not a stemming — use plural (the default: "
+                "plurals fold, transformers = transformer) or snowball (words are stemmed, "
+                "transformer = transform)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _needs_query_or_about(self) -> TopicModel:
