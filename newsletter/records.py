@@ -50,6 +50,8 @@ class Topic:
     threshold: float | None = None
     require: str = "either"
     """``either`` (query or about matches) or ``both``."""
+    trending: int | None = None
+    """The N most popular papers of the period; ``query``/``about``, if any, narrow them."""
 
 
 @dataclass(frozen=True, slots=True)
