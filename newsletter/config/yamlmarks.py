@@ -107,7 +107,7 @@ def _read_text(path: Path, shown: str) -> str:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
             raise ConfigError(
-                [Problem(shown, None, "not a regular file — point --config at a YAML file")]
+                [Problem(shown, None, "not a regular file — give the path of a YAML file")]
             )
         if info.st_size > MAX_BYTES:
             raise ConfigError(
