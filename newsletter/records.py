@@ -116,6 +116,8 @@ class Topic:
     """``either`` (query or about matches) or ``both``."""
     stemming: Stemming = "plural"
     """``plural`` folds only regular plurals (the default); ``snowball`` stems words."""
+    trending: int | None = None
+    """The N most popular papers of the period; ``query``/``about``, if any, narrow them."""
 
 
 @dataclass(frozen=True, slots=True)
