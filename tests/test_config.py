@@ -31,7 +31,7 @@ def test_bundled_example_config_is_valid(capsys: pytest.CaptureFixture[str]) -> 
 
     root = Path(__file__).resolve().parents[1]
     config = load_config(root / "config" / "newsletter.yaml")
-    assert len(config.subscribers) == 3
+    assert len(config.subscribers) == 4
     assert len({t.id for s in config.subscribers for t in s.topics}) >= 4
 
 
