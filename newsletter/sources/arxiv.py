@@ -1,8 +1,8 @@
-"""arXiv specifics: the ``Announce Type`` prefix, ``dc:creator`` author lists, oai guids.
+"""arXiv specifics: the ``Announce Type`` prefix of its RSS/Atom summaries.
 
-arXiv's RSS/Atom items carry a summary that starts with
-``arXiv:2403.04790v1 Announce Type: new`` followed by ``Abstract: ...``; authors come
-as one string ``A, B and C``.
+arXiv's items carry a summary that starts with ``arXiv:2403.04790v1 Announce Type: new``
+followed by ``Abstract: ...``. Its authors (one string, ``A, B and C``) are read by
+:mod:`newsletter.sources.authors`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ _PREFIX = re.compile(
     re.IGNORECASE,
 )
 _ABSTRACT_ONLY = re.compile(r"^\s*Abstract:\s*", re.IGNORECASE)
-_AUTHOR_SPLIT = re.compile(r"\s*[,;]\s*(?:and\s+)?|\s+and\s+")
 
 
 def split_prefix(summary: str) -> tuple[str, str | None, int | None, str | None]:
@@ -30,14 +29,3 @@ def split_prefix(summary: str) -> tuple[str, str | None, int | None, str | None]
         int(version) if version else None,
         match.group("type").lower(),
     )
-
-
-def split_authors(names: list[str]) -> tuple[str, ...]:
-    """``["A, B and C"]`` → ``("A", "B", "C")``; duplicates and blanks dropped."""
-    out: list[str] = []
-    for name in names:
-        for part in _AUTHOR_SPLIT.split(name):
-            part = part.strip()
-            if part and part not in out:
-                out.append(part)
-    return tuple(out)
