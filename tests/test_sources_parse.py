@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from newsletter.config import load_config
 from newsletter.sources import (
     FeedSpec,
     FeedState,
@@ -20,6 +22,8 @@ from newsletter.sources import (
 from newsletter.sources.authors import people
 from newsletter.sources.keys import canonical_key, find_doi, normalise_url, parse_arxiv_id
 from newsletter.sources.text import line, paragraphs
+from newsletter.store import Store
+from tests.conftest import Project
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 NOW = datetime(2024, 3, 12, 6, 0, tzinfo=UTC)
@@ -254,3 +258,64 @@ def test_bad_documents_are_errors_not_exceptions(body: bytes, spec_type: str, me
         body, content_type=None, location="https://x/", spec=FeedSpec("f", "x", spec_type), now=NOW
     )
     assert result.entries == () and result.error is not None and message in result.error
+
+
+HOSTILE_JSON_FEED = json.dumps(
+    {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "t",
+        "items": [
+            {
+                "id": "https://blog.example.org/1\u202e",
+                "url": "https://blog.example.org/1",
+                "title": "Attention \ud800is \u202eall\u202c you\x00 need\u2028",
+                "content_text": "First\u2029Second \udfff line\x85third",
+                "authors": [{"name": "Ana\u200b Lima"}, {"name": "Ana Lima"}],
+                "tags": ["n\u00adlp", "\x1b[31mred"],
+                "attachments": [
+                    {"url": "https://x.org/\u202epaper.pdf", "mime_type": "application/pdf"}
+                ],
+            }
+        ],
+    }
+).encode()
+
+
+def test_lone_surrogates_and_controls_never_leave_the_parser(project: Project) -> None:
+    # Issue 12: this title crashed `fetch` and `send` with UnicodeEncodeError when stored.
+    result = parse_document(
+        HOSTILE_JSON_FEED, content_type="application/feed+json", location="https://x/",
+        spec=FeedSpec("blog", "x"), now=NOW,
+    )  # fmt: skip
+    (entry,) = result.entries
+    assert entry.title == "Attention \ufffdis all you need"
+    assert entry.abstract == "First\n\nSecond \ufffd line third"
+    assert entry.authors == ("Ana Lima", "Ana Lima")  # two people may share a name
+    assert entry.categories == ("nlp", "[31mred")
+    assert entry.pdf_link is None and entry.key == "url:blog.example.org/1"
+    store = Store.open(load_config(project.config).database_url)
+    try:
+        store.upsert_entries([entry], now=NOW, merge=merge_entries)
+        (stored,) = store.all_entries()
+    finally:
+        store.close()
+    assert (stored.title, stored.abstract, stored.authors) == (
+        entry.title, entry.abstract, entry.authors,
+    )  # fmt: skip
+
+
+def test_markup_smuggled_into_rss_is_read_and_cleaned() -> None:
+    body = (
+        b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title><item>"
+        b"<title>Safe &amp;#x202E;txt.exe &amp;lt;b&amp;gt;</title>"
+        b"<link>https://lab.example.org/a\xe2\x80\x8b</link><guid isPermaLink='false'>g1</guid>"
+        b"<description>&lt;p&gt;If a&lt;b then 1&lt;p&lt;2&lt;/p&gt;"
+        b"&lt;p&gt;x &amp;#xD800; y&lt;/p&gt;</description></item></channel></rss>"
+    )
+    result = parse_document(
+        body, content_type=None, location="https://x/", spec=FeedSpec("lab", "x"), now=NOW
+    )
+    (entry,) = result.entries
+    assert entry.title == "Safe txt.exe <b>"
+    assert entry.abstract == "If a<b then 1<p<2\n\nx \ufffd y"
+    assert entry.link == "" and entry.key == "guid:g1"  # a link with a zero-width space is dropped

@@ -108,11 +108,14 @@ def _attach_suffixes(names: list[str]) -> list[str]:
 
 
 def _is_initials(part: str) -> bool:
-    """``N.``, ``J.-P.``, ``A. B.``, ``AB``: at most four capitals, dotted unless short."""
+    """``N.``, ``J.-P.``, ``A. B.``, ``AB``, ``x.``: at most four letters, capitals unless
+    dotted, and dotted unless two or fewer."""
     letters = part.replace(".", "").replace("-", "").replace(" ", "")
-    if not letters or len(letters) > 4 or not (letters.isalpha() and letters.isupper()):
+    if not letters or len(letters) > 4 or not letters.isalpha():
         return False
-    return "." in part or len(letters) <= 2
+    if "." in part:
+        return part.count(".") >= len(letters) or letters.isupper()
+    return letters.isupper() and len(letters) <= 2
 
 
 def _surname_initials(names: list[str]) -> list[str] | None:
@@ -122,7 +125,7 @@ def _surname_initials(names: list[str]) -> list[str] | None:
     surnames, initials = names[0::2], names[1::2]
     if not all(map(_is_initials, initials)) or any(map(_is_initials, surnames)):
         return None
-    return [f"{i} {_capitalised(s)}" for s, i in zip(surnames, initials, strict=True)]
+    return [f"{i.upper()} {_capitalised(s)}" for s, i in zip(surnames, initials, strict=True)]
 
 
 def _capitalised(surname: str) -> str:

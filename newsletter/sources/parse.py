@@ -129,20 +129,21 @@ def _raw_summary(e: Mapping[str, Any]) -> tuple[str, bool]:
     return (value if isinstance(value, str) else ""), _is_html(first)
 
 
-def _authors(e: Mapping[str, Any], *, arxiv: bool) -> tuple[str, ...]:
+def _authors(e: Mapping[str, Any], *, paper: bool) -> tuple[str, ...]:
     """People from feedparser's author list.
 
-    An arXiv list is one string of names, split with duplicates kept (two people
-    may share a name). Elsewhere RSS repeats one person in ``author`` and
-    ``dc:creator``, so identical entries are dropped before splitting.
+    A paper's names (arXiv's one ``dc:creator`` string, the API's ``<author>`` list)
+    are split with duplicates kept: two people may share a name. Elsewhere RSS repeats
+    one person in ``author`` and ``dc:creator``, so identical entries are dropped
+    before splitting.
     """
     raw = [a.get("name") for a in e.get("authors") or [] if isinstance(a, Mapping)]
     names = [n for n in raw if isinstance(n, str) and n.strip()]
     if not names and isinstance(e.get("author"), str):
         names = [e["author"]]
-    if not arxiv:
+    if not paper:
         names = list(dict.fromkeys(names))
-    return tuple(p for n in names for p in authors.people(n, tex=arxiv, arxiv=arxiv))
+    return tuple(p for n in names for p in authors.people(n, tex=paper, arxiv=paper))
 
 
 def _pdf_link(e: Mapping[str, Any]) -> str | None:
@@ -152,6 +153,18 @@ def _pdf_link(e: Mapping[str, Any]) -> str | None:
             if isinstance(href, str) and text.link(href):
                 return text.link(href)
     return None
+
+
+def _categories(e: Mapping[str, Any]) -> tuple[str, ...]:
+    terms = (t.get("term") for t in e.get("tags") or [] if isinstance(t, Mapping))
+    lines = (text.line(term) for term in terms if isinstance(term, str))
+    return tuple(dict.fromkeys(term for term in lines if term))
+
+
+def _doi(e: Mapping[str, Any], guid: str, link: str) -> str | None:
+    fields = (e.get("prism_doi"), e.get("dc_identifier"))
+    cleaned = (text.line(v, limit=None) if isinstance(v, str) else None for v in fields)
+    return keys.find_doi(*cleaned, guid, link)
 
 
 def _text_field(e: Mapping[str, Any], name: str) -> str:
@@ -167,9 +180,10 @@ def _entry(e: Mapping[str, Any], spec: FeedSpec, now: datetime) -> records.Entry
     announce: str | None = None
     is_arxiv = spec.type == "arxiv" or guid.lower().startswith("oai:arxiv.org:")
     raw_summary, summary_is_html = _raw_summary(e)
-    # arXiv writes titles and abstracts in TeX, as plain text: its RSS <description>
-    # is nominally HTML, but a "<" in it is a less-than sign ($1<p<2$), never a tag.
-    tex = is_arxiv or arxiv_id is not None
+    # A paper's title, abstract and names are TeX (an arXiv item, or a link to one).
+    # arXiv's RSS <description> is nominally HTML but is TeX as plain text: a "<" in
+    # it is a less-than sign ($1<p<2$), never a tag.
+    paper = is_arxiv or arxiv_id is not None
     html = summary_is_html and not is_arxiv
     if is_arxiv:
         raw_summary, prefix_id, prefix_version, announce = arxiv.split_prefix(
@@ -183,24 +197,9 @@ def _entry(e: Mapping[str, Any], spec: FeedSpec, now: datetime) -> records.Entry
         if isinstance(explicit, str) and explicit.strip():
             announce = text.line(explicit).lower()
     title_html = _is_html(e.get("title_detail")) and not is_arxiv
-    title = text.line(str(e.get("title", "")), html=title_html, tex=tex)
-    abstract = text.paragraphs(raw_summary, html=html, tex=tex)
-    categories = tuple(
-        dict.fromkeys(
-            term
-            for t in e.get("tags") or []
-            if isinstance(t, Mapping) and isinstance(t.get("term"), str)
-            for term in (text.line(t["term"]),)
-            if term
-        )
-    )
-    doi = None
-    if not arxiv_id:
-        doi = keys.find_doi(
-            *(text.line(v, limit=None) if isinstance(v, str) else None
-              for v in (e.get("prism_doi"), e.get("dc_identifier"))),
-            guid, link,
-        )  # fmt: skip
+    title = text.line(str(e.get("title", "")), html=title_html, tex=paper)
+    abstract = text.paragraphs(raw_summary, html=html, tex=paper)
+    doi = None if arxiv_id else _doi(e, guid, link)
     if not title:
         title = text.line(abstract[:80]) or link or guid or "(untitled)"
     return records.Entry(
@@ -212,8 +211,8 @@ def _entry(e: Mapping[str, Any], spec: FeedSpec, now: datetime) -> records.Entry
         link=(keys.arxiv_abs_link(arxiv_id) if is_arxiv and arxiv_id else link),
         published=_date(e) or now,
         abstract=abstract,
-        authors=_authors(e, arxiv=is_arxiv),
-        categories=categories,
+        authors=_authors(e, paper=paper),
+        categories=_categories(e),
         feeds=(spec.name,),
         pdf_link=_pdf_link(e) or (keys.arxiv_pdf_link(arxiv_id) if arxiv_id else None),
         arxiv_id=arxiv_id,

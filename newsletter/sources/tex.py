@@ -15,7 +15,12 @@ import logging
 import re
 from typing import Any
 
-from pylatexenc.latex2text import LatexNodes2Text  # type: ignore[import-untyped]
+from pylatexenc import latexwalker, macrospec  # type: ignore[import-untyped]
+from pylatexenc.latex2text import (  # type: ignore[import-untyped]
+    LatexNodes2Text,
+    MacroTextSpec,
+    get_default_latex_context_db,
+)
 
 MAX_TEX_CHARS = 20_000
 """Longer input is returned as it is (an abstract is a few thousand characters)."""
@@ -25,11 +30,11 @@ _TEX_HINT = re.compile(r"[\\${}~]|--|``|''")
 _URL = re.compile(r"https?://[^\s{}$\\]+[^\s{}$\\.,;:!?)\]'\"]")
 _URL_MACRO = re.compile(r"\\url\{([^{}]*)\}")
 _HREF_MACRO = re.compile(r"\\href\{([^{}]*)\}\{([^{}]*)\}")
-_MATH = re.compile(
-    r"\$\$(?:[^$\\]|\\.)+?\$\$|\$(?![\s$])(?:[^$\\]|\\.)+?(?<![\s\\])\$(?!\d)", re.DOTALL
-)
-"""Math as pandoc reads it: ``$`` hugs its content and no digit follows the closing one,
-so ``$5 and $10`` is money, not math."""
+_MATH = re.compile(r"\$\$(?:[^$\\]|\\.)+?\$\$|\$(?![\s$])((?:[^$\\]|\\.)+?)\$(?!\d)", re.DOTALL)
+_MATHLIKE = re.compile(r"[\\^_{}=]")
+"""Math much as pandoc reads it: the opening ``$`` hugs its content, no digit follows
+the closing one, and the closing one hugs the content too unless it looks like TeX
+(``$x_i $``). So ``$5 and $10`` is money, not math."""
 _DOLLAR = re.compile(r"(?<!\\)\$")
 _LITERAL = re.compile(r"(?<!\\)([%&#])")
 _TILDE = re.compile(r"(?<!\\)~")
@@ -43,21 +48,66 @@ definitions they absorb a period that follows (``\\etal.``)."""
 _NAMED_MACRO = re.compile(r"\\(" + "|".join(_NAMED) + r")(?![A-Za-z])(?:\{\})?\.?")
 _AS_WRITTEN = frozenset({"cite", "citep", "citet", "ref", "eqref", "label", "verb"})
 """Known macros whose pylatexenc text (``<cit.>``, nothing) says less than the source."""
+_ONE_ARGUMENT = ("operatorname", "boldsymbol", "bm", "textsuperscript", "textsubscript")
+"""Macros pylatexenc does not know that wrap one argument: the argument is the text."""
+_SPELLED = {
+    "colon": ":", "|": "‖", "arg": "arg", "Pr": "Pr", "det": "det", "deg": "deg",
+    "gcd": "gcd", "ker": "ker", "dim": "dim", "hom": "hom", "lg": "lg",
+    "xrightarrow": "→", "xleftarrow": "←",
+}  # fmt: skip
+_INVISIBLE = (
+    "left", "right", "middle", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl",
+    "Bigr", "biggl", "biggr", "Biggl", "Biggr", "displaystyle", "textstyle",
+    "scriptstyle", "limits", "nolimits", "!",
+)  # fmt: skip
+"""Sizing and spacing that has no text: ``\\left(`` is ``(``."""
+_MACRO_BEFORE_LETTER = re.compile(r"(\\[A-Za-z]+)(?=[^\W\d_\x00-\x7f])")
+"""``\\mathbfθ``: TeX ends a macro name at a non-ASCII letter, pylatexenc does not."""
 
 logging.getLogger("pylatexenc").setLevel(logging.ERROR)  # it warns on every oddity
 
 
+def _parsing_context() -> Any:
+    """What the parser needs to know: the arguments of the macros added here."""
+    context = latexwalker.get_default_latex_context_db()
+    macros = [macrospec.MacroSpec(name, "{") for name in _ONE_ARGUMENT]
+    macros.append(macrospec.MacroSpec("operatorname", "*{"))
+    macros += [macrospec.MacroSpec(name, "[{") for name in ("xrightarrow", "xleftarrow")]
+    context.add_context_category("newsletter", macros=macros, prepend=True)
+    return context
+
+
+def _text_context() -> Any:
+    """What each macro reads as, with the additions above."""
+    context = get_default_latex_context_db()
+    macros = [MacroTextSpec(name, discard=False) for name in _ONE_ARGUMENT]
+    macros += [MacroTextSpec(name, simplify_repl=text) for name, text in _SPELLED.items()]
+    macros += [MacroTextSpec(name, discard=True) for name in _INVISIBLE]
+    context.add_context_category("newsletter", macros=macros, prepend=True)
+    return context
+
+
 class _Reader(LatexNodes2Text):  # type: ignore[misc]
-    """pylatexenc's converter, keeping unknown macros instead of dropping them."""
+    """pylatexenc's converter, keeping unknown macros as written instead of dropping them.
+
+    A macro the parser knows but the converter does not (``\\texttt{x}``) reads as
+    its arguments.
+    """
 
     def macro_node_to_text(self, node: Any) -> str:
         name = node.macroname
-        if name in _AS_WRITTEN or self.latex_context.get_macro_spec(name) is None:
+        if name in _AS_WRITTEN:
             return str(node.latex_verbatim())
+        if self.latex_context.get_macro_spec(name) is None:
+            arguments = node.nodeargd.argnlist if node.nodeargd else None
+            if not arguments or not any(arguments):
+                return str(node.latex_verbatim())
+            return "".join(self._groupnodecontents_to_text(a) for a in arguments if a)
         return str(super().macro_node_to_text(node))
 
 
-_READER = _Reader(math_mode="text")
+_PARSING = _parsing_context()
+_READER = _Reader(latex_context=_text_context(), math_mode="text")
 
 
 def tex_to_text(text: str) -> str:
@@ -79,7 +129,9 @@ def _read_segment(text: str) -> str:
     if not _TEX_HINT.search(text):
         return text
     try:
-        return str(_READER.latex_to_text(_prepare(text)))
+        return str(
+            _READER.latex_to_text(_prepare(text), latex_context=_PARSING, tolerant_parsing=True)
+        )
     except Exception:  # pylatexenc raises IndexError, KeyError, RecursionError on garbage
         return text
 
@@ -87,11 +139,15 @@ def _read_segment(text: str) -> str:
 def _prepare(text: str) -> str:
     """Escape what abstracts use as plain characters, so pylatexenc keeps them."""
     text = _NAMED_MACRO.sub(lambda m: _NAMED[m[1]], text)
+    text = _MACRO_BEFORE_LETTER.sub(r"\1 ", text)
     text = _LITERAL.sub(r"\\\1", text)
     text = _TILDE.sub(lambda m: _tilde(m.string, m.start()), text)
     pieces: list[str] = []
     start = 0
     for math in _MATH.finditer(text):
+        inner = math[1]
+        if inner is not None and inner[-1].isspace() and not _MATHLIKE.search(inner):
+            continue
         pieces.append(_DOLLAR.sub(r"\\$", text[start : math.start()]))
         pieces.append(math[0])
         start = math.end()
