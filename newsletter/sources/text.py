@@ -36,10 +36,12 @@ MAX_TEXT_CHARS = 20_000
 # Step 1: hygiene
 
 
-FORMAT_CHARACTERS = (
+_FORMAT_BMP = (
     "\u00ad\u061c\u180e\u200b\u200e-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
-    "\ufff9-\ufffb\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\ufff9-\ufffb"
 )
+_FORMAT_ASTRAL = "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+FORMAT_CHARACTERS = _FORMAT_BMP + _FORMAT_ASTRAL
 """Every format character (category Cf, Unicode 14) that hygiene removes outright,
 as a regex class body: soft hyphen, zero-width space, word joiner, BOM, bidi marks,
 embeddings, overrides and isolates, invisible math operators, annotation and shorthand
@@ -64,15 +66,24 @@ _FORMAT = re.compile(f"[{FORMAT_CHARACTERS}]")
 _FLAG_OR_TAG = re.compile("(\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f)|[\U000e0020-\U000e007f]")
 _VARIATION_SELECTOR = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 _JOINER = re.compile("[\u200c\u200d]")
-_SPECIAL = (
-    "\x7f-\x9f\u2028\u2029\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff\u200c\u200d\ufe00-\ufe0f]"
-    "|[^\x00-\uffff]|" + _FORMAT.pattern
+_SPECIAL_BMP = (
+    "\x7f-\x9f\u2028\u2029\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff\u200c\u200d\ufe00-\ufe0f"
+    + _FORMAT_BMP
+    + "]"
 )
 _NEEDS_WORK = {
-    True: re.compile("[\x00-\x08\x0b-\x1f" + _SPECIAL),
-    False: re.compile("[\x00-\x1f" + _SPECIAL),
+    True: re.compile("[\x00-\x08\x0b-\x1f" + _SPECIAL_BMP),
+    False: re.compile("[\x00-\x1f" + _SPECIAL_BMP),
 }
-"""Characters that hygiene changes, by ``multiline``: most text has none."""
+"""Characters of the BMP that hygiene changes, by ``multiline``: most text has none.
+(One class of BMP ranges is searched about ten times faster than one with astral ones.)"""
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_ASTRAL_SPECIAL = re.compile(
+    "[\U000e0000-\U000e01ef"
+    + "".join(chr(p * 0x10000 + 0xFFFE) + chr(p * 0x10000 + 0xFFFF) for p in range(1, 17))
+    + _FORMAT_ASTRAL
+    + "]"
+)
 _SPACE_LIKE = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029")
 _NOT_A_BASE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
 _JOINABLE_SYMBOLS = frozenset({"So", "Sk"})
@@ -89,7 +100,7 @@ def hygiene(text: str, *, multiline: bool = False) -> str:
     that form a flag. A variation selector stays only right after a visible character.
     Idempotent: ``hygiene(hygiene(s)) == hygiene(s)``.
     """
-    if not _NEEDS_WORK[multiline].search(text):
+    if not _needs_work(text, multiline=multiline):
         return text if text.isascii() else unicodedata.normalize("NFC", text)
     text = _SURROGATE.sub("\ufffd", text)
     if multiline:
@@ -102,6 +113,12 @@ def hygiene(text: str, *, multiline: bool = False) -> str:
     text = _keep_attached(text, _VARIATION_SELECTOR, _follows_a_base)
     text = _keep_attached(text, _JOINER, _joins)
     return unicodedata.normalize("NFC", text)
+
+
+def _needs_work(text: str, *, multiline: bool) -> bool:
+    if _NEEDS_WORK[multiline].search(text):
+        return True
+    return not text.isascii() and bool(_ASTRAL.search(text)) and bool(_ASTRAL_SPECIAL.search(text))
 
 
 def _follows_a_base(text: str, at: int) -> bool:
@@ -127,10 +144,12 @@ def _keep_attached(text: str, pattern: re.Pattern[str], keep: Callable[[str, int
     """``text`` without the ``pattern`` characters for which ``keep(text, at)`` is false."""
     if not pattern.search(text):
         return text
-    drop = {m.start() for m in pattern.finditer(text) if not keep(text, m.start())}
+    drop = [m.start() for m in pattern.finditer(text) if not keep(text, m.start())]
     if not drop:
         return text
-    return "".join(c for i, c in enumerate(text) if i not in drop)
+    starts = [0, *(at + 1 for at in drop)]
+    ends = [*drop, len(text)]
+    return "".join(text[start:end] for start, end in zip(starts, ends, strict=True))
 
 
 # ---------------------------------------------------------------------------------------
@@ -150,6 +169,7 @@ _BARE_LT = re.compile(rf"<(?!{_MARKUP})")
 """A ``<`` that starts no complete tag, comment or declaration: text (``1<p<2``)."""
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _BLANK_LINES = re.compile(r"\n\s*\n")
+_WHITESPACE = re.compile(r"\s")
 
 
 class _TextExtractor(HTMLParser):
@@ -262,7 +282,7 @@ def link(raw: str) -> str:
     """An absolute http(s) URL, or ``""``: a link with controls, bidi or format
     characters, spaces or another scheme is dropped, never repaired into another URL."""
     url = raw.strip(" \t\r\n")
-    if not url or any(c.isspace() for c in url):
+    if not url or _WHITESPACE.search(url):
         return ""
     normal = unicodedata.normalize("NFC", url)
     if hygiene(url) != normal:
