@@ -183,6 +183,7 @@ def test_replace_is_an_update_and_its_text_wins() -> None:
         ("math.GT/0309136", ("math.GT/0309136", None)),
         ("https://example.org/abs/2403.04790", None),
         ("2403.04790 and more", None),
+        ("oai:arXiv.org:\u0662\u0664\u0660\u0663.\u0660\u0664\u0667\u0669\u0660", None),
     ],
 )
 def test_parse_arxiv_id(text: str, expected: tuple[str, int | None] | None) -> None:

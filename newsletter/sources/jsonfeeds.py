@@ -65,6 +65,17 @@ def _tags(tags: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t for t in (text.line(t) for t in tags if isinstance(t, str)) if t))
 
 
+def _pdf_link(attachments: object) -> str | None:
+    if not isinstance(attachments, list):
+        return None
+    links = (
+        text.link(_str(a.get("url")))
+        for a in attachments
+        if isinstance(a, Mapping) and _str(a.get("mime_type")) == "application/pdf"
+    )
+    return next((link for link in links if link), None)
+
+
 def parse_json_feed(data: Any, spec: FeedSpec, now: datetime) -> list[records.Entry]:
     """Entries of a JSON Feed (https://jsonfeed.org/version/1.1)."""
     if not isinstance(data, Mapping) or "jsonfeed.org" not in _str(data.get("version")):
@@ -79,7 +90,7 @@ def parse_json_feed(data: Any, spec: FeedSpec, now: datetime) -> list[records.En
             continue
         link = text.link(_str(item.get("url"))) or text.link(_str(item.get("external_url")))
         raw_id = item.get("id")
-        guid = text.line(raw_id if isinstance(raw_id, str) else str(raw_id or ""), limit=None)
+        guid = text.line("" if raw_id is None else str(raw_id), limit=None)
         arxiv = keys.parse_arxiv_id(link) or keys.parse_arxiv_id(guid)
         tex = arxiv is not None  # TeX only where the item is an arXiv paper
         title = text.line(_str(item.get("title")), tex=tex)
@@ -96,14 +107,7 @@ def parse_json_feed(data: Any, spec: FeedSpec, now: datetime) -> list[records.En
         published = parse_datetime(item.get("date_published")) or parse_datetime(
             item.get("date_modified")
         )
-        pdf = next(
-            (
-                text.link(_str(a.get("url")))
-                for a in item.get("attachments") or []
-                if isinstance(a, Mapping) and _str(a.get("mime_type")) == "application/pdf"
-            ),
-            None,
-        )
+        pdf = _pdf_link(item.get("attachments"))
         entries.append(
             records.Entry(
                 key=keys.canonical_key(
