@@ -32,20 +32,15 @@ def semantic_problem() -> str | None:
 
 def check_everything(path: Path, env: Environment) -> tuple[list[Problem], str]:
     """Return (problems, summary). Problems are fatal; the summary also lists warnings."""
-    from newsletter.render import RenderSettings, check_templates
+    from newsletter.render import check_templates
+    from newsletter.run.messages import render_settings
 
     try:
         config = load_config(path, query_checker=check_query, semantic_problem=semantic_problem)
     except ConfigError as exc:
         return exc.problems, ""
     problems: list[Problem] = []
-    settings = RenderSettings(
-        title=config.title,
-        base_url=config.base_url,
-        sender=config.sender,
-        template_dir=config.templates_dir,
-    )
-    for line in check_templates(settings):
+    for line in check_templates(render_settings(config)):
         file, _, rest = line.partition(":")
         number, _, message = rest.partition(":")
         problems.append(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from newsletter.compose import compose, merge_spans
-from newsletter.records import Entry, Subscriber, Topic, TopicMatch
+from newsletter.compose import composition, merge_spans
+from newsletter.records import Digest, Entry, Subscriber, Topic, TopicMatch
 
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 SPEECH = Topic(id="speech", title="Speech", query="speech")
@@ -19,6 +20,10 @@ def entry(key: str, *, hours_ago: float = 1, seen_hours_ago: float | None = None
     return Entry(
         key=key, title=key, link=f"https://e.org/{key}", published=published, first_seen=seen
     )
+
+
+def compose(*args: Any, **kwargs: Any) -> Digest | None:
+    return composition(*args, **kwargs).digest
 
 
 def hit(topic: str, score: float, span: tuple[int, int] = (0, 1)) -> TopicMatch:
@@ -118,3 +123,50 @@ def test_max_items_keeps_the_best_then_newest() -> None:
 def test_merge_spans() -> None:
     assert merge_spans([(5, 8), (0, 2), (1, 3), (8, 9)]) == ((0, 3), (5, 9))
     assert merge_spans([]) == ()
+
+
+def test_counts_say_why_matches_were_left_out_and_the_digest_says_how_many_were_cut() -> None:
+    old = entry("old", hours_ago=24 * 9)  # before the 7-day lookback
+    entries = [old, entry("had"), *(entry(f"n{i}", hours_ago=1 + i) for i in range(4))]
+    matches = {e.key: {"speech": hit("speech", 1.0)} for e in entries}
+    matches["n0"]["audio"] = hit("audio", 0.5)
+    result = composition(
+        READER,
+        entries,
+        matches,
+        taken={"had"},
+        since=NOW - timedelta(days=7),
+        first_digest=True,
+        max_items=3,
+        now=NOW,
+    )
+    assert result.digest is not None and result.digest.omitted == 1
+    speech, audio = result.counts
+    # 6 matched: 1 too old, 1 already delivered, 4 new of which 3 fit and 1 was cut.
+    assert (speech.matched, speech.older, speech.delivered, speech.shown, speech.cut) == (
+        6,
+        1,
+        1,
+        3,
+        1,
+    )
+    assert (audio.matched, audio.shown, audio.cut) == (1, 1, 0)
+
+
+def test_nothing_new_still_explains_itself() -> None:
+    entries = [entry("old", hours_ago=24 * 9)]
+    result = composition(
+        READER,
+        entries,
+        {"old": {"speech": hit("speech", 1.0)}},
+        taken=set(),
+        since=NOW - timedelta(days=7),
+        first_digest=True,
+        max_items=25,
+        now=NOW,
+    )
+    assert result.digest is None
+    assert [(c.topic.id, c.matched, c.older) for c in result.counts] == [
+        ("speech", 1, 1),
+        ("audio", 0, 0),
+    ]

@@ -188,9 +188,10 @@ def test_real_send_without_smtp_host_names_the_variable(
 
 
 def test_environment_beats_dotenv_and_bad_values_are_reported(project: Project) -> None:
-    env_file = project.env_file(SMTP_HOST="from-file", SMTP_PORT="2525", SMTP_SECURITY="none")
+    env_file = project.env_file(SMTP_HOST="from-file", SMTP_PORT="2525", SMTP_SECURITY="ssl")
     env = read_environment(env_file, environ={"SMTP_HOST": "from-env"})
-    assert (env.smtp_host, env.smtp_port, env.smtp_security) == ("from-env", 2525, "none")
+    assert env.smtp is not None
+    assert (env.smtp.host, env.smtp.port, env.smtp.security) == ("from-env", 2525, "ssl")
     bad = project.env_file(SMTP_HOST="x", SMTP_PORT="lots")
     with pytest.raises(ConfigError) as caught:
         read_environment(bad, environ={})

@@ -46,6 +46,11 @@ def _rss1_abouts(body: bytes) -> list[str]:
     return [item.get(f"{_RDF}about", "") for item in ET.fromstring(body).iter(f"{_RSS1}item")]
 
 
+def _arxiv_rss1_ids(body: bytes) -> list[str]:
+    """arXiv ids from the rdf:about of old-format arXiv RSS 1.0 items (``…/abs/1209.2411``)."""
+    return [about.rsplit("/abs/", 1)[-1] for about in _rss1_abouts(body)]
+
+
 def _arxiv_atom_ids(body: bytes) -> list[str]:
     """arXiv ids without version, from entry ids like ``http://arxiv.org/abs/1201.4869v1``."""
     entries = ET.fromstring(body).findall(f"{_ATOM}entry")
@@ -55,6 +60,11 @@ def _arxiv_atom_ids(body: bytes) -> list[str]:
 
 def _json_feed_ids(body: bytes) -> list[str]:
     return [str(item["id"]) for item in json.loads(body.decode("utf-8"))["items"]]
+
+
+def _hf_daily_paper_ids(body: bytes) -> list[str]:
+    """``paper.id`` (an arXiv id) of every object of a Hugging Face daily_papers array."""
+    return [str(item["paper"]["id"]) for item in json.loads(body.decode("utf-8"))]
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,14 @@ CAPTURES = (
         "application/rss+xml",
         3,
         _arxiv_rss_ids,
+        arxiv=True,
+    ),
+    Capture(
+        "arxiv-rss-math-2012-09-12.rdf",
+        "arxiv",
+        "application/rdf+xml",
+        126,
+        _arxiv_rss1_ids,
         arxiv=True,
     ),
     Capture(
@@ -124,6 +142,14 @@ CAPTURES = (
         48,
         _json_feed_ids,
     ),
+    Capture(
+        "hf-daily-papers-2026-07-31.json",
+        "hf-daily-papers",
+        "application/json",
+        30,
+        _hf_daily_paper_ids,
+        arxiv=True,
+    ),
 )
 
 KNOWN_DEFECTS = {
@@ -131,6 +157,11 @@ KNOWN_DEFECTS = {
         "keys.normalise_url drops the URL fragment, so Scripting News posts whose "
         "permalinks differ only in #fragment (distinct guids) merge: 48 distinct items "
         "become 7 entries"
+    ),
+    "arxiv-rss-math-2012-09-12.rdf": (
+        "keys.parse_arxiv_id only knows arxiv.org and export.arxiv.org, so the old feed's "
+        "links on the lanl.arxiv.org mirror (http://lanl.arxiv.org/abs/1209.2411) give no "
+        "arXiv id: all 126 entries get url: keys and arxiv_id None"
     ),
 }
 
