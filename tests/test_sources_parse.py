@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import load_config
+from newsletter.run import store_entries
 from newsletter.sources import (
     FeedSpec,
     FeedState,
@@ -296,7 +297,7 @@ def test_lone_surrogates_and_controls_never_leave_the_parser(project: Project) -
     assert entry.pdf_link is None and entry.key == "url:blog.example.org/1"
     store = Store.open(load_config(project.config).database_url)
     try:
-        store.upsert_entries([entry], now=NOW, merge=merge_entries)
+        store_entries(store, [entry], now=NOW)
         (stored,) = store.all_entries()
     finally:
         store.close()

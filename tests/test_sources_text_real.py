@@ -12,6 +12,7 @@ import json
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,12 +45,17 @@ def assert_nothing_lost(raw: str, parsed: str, *, tex: bool = False) -> None:
     assert missing is None, f"lost near {wanted[max(0, missing - 30) : missing + 30]!r}"
 
 
-def parse(name: str, spec_type: str, body: bytes | None = None) -> tuple[records.Entry, ...]:
+def parse(
+    name: str, spec_type: str, body: bytes | None = None, *, spec_all_types: bool = False
+) -> tuple[records.Entry, ...]:
+    spec = FeedSpec("real", "https://feeds.example/", spec_type)
+    if spec_all_types:
+        spec = replace(spec, announce_types=("new", "cross", "replace", "replace-cross"))
     result = parse_document(
         body if body is not None else (REAL / name).read_bytes(),
         content_type=None,
         location=f"https://feeds.example/{name}",
-        spec=FeedSpec("real", "https://feeds.example/", spec_type),
+        spec=spec,
         now=NOW,
     )
     assert result.error is None, result.error
@@ -186,3 +192,52 @@ def test_scripting_news_html_loses_no_text() -> None:
     for entry in entries:
         raw = first[entry.link.split("#")[0]]
         assert_nothing_lost(lxml.html.fromstring(raw).text_content(), entry.abstract)
+
+
+OLD_RSS = "arxiv-rss-math-2012-09-12.rdf"
+RSS1 = "{http://purl.org/rss/1.0/}"
+DC = "{http://purl.org/dc/elements/1.1/}"
+
+
+def test_old_arxiv_rss_html_abstracts_lose_no_text() -> None:
+    # Before 2024 arXiv's summaries were HTML (<p>…</p>) and TeX "<" came as &lt;.
+    entries = by_arxiv_id(parse(OLD_RSS, "arxiv", spec_all_types=True))
+    items = list(ET.parse(REAL / OLD_RSS).getroot().iter(f"{RSS1}item"))
+    for item in items:
+        entry = entries[item.findtext(f"{RSS1}link", "").rsplit("/abs/", 1)[1]]
+        visible = lxml.html.fromstring(item.findtext(f"{RSS1}description", "")).text_content()
+        assert_nothing_lost(visible, entry.abstract, tex=True)
+        assert "<p>" not in entry.abstract and "</p>" not in entry.abstract
+    assert len(entries) == len(items) == 126
+    matrix = next(e for e in entries.values() if "X-A^*X^-pA=Q with p>0" in e.abstract)
+    assert "the case p>1 and the case 0<p<1." in matrix.abstract
+
+
+def test_old_arxiv_rss_titles_and_authors() -> None:
+    entries = by_arxiv_id(parse(OLD_RSS, "arxiv", spec_all_types=True))
+    for item in ET.parse(REAL / OLD_RSS).getroot().iter(f"{RSS1}item"):
+        entry = entries[item.findtext(f"{RSS1}link", "").rsplit("/abs/", 1)[1]]
+        creators = lxml.html.fromstring(f"<div>{item.findtext(f'{DC}creator', '')}</div>")
+        assert list(entry.authors) == [
+            " ".join(a.text_content().split()) for a in creators.iter("a")
+        ]
+        assert "(arXiv:" not in entry.title and not entry.title.endswith(".")
+    assert entries["1209.2449"].title == (
+        "The Brenner-Hochster-Kollár and Whitney Problems for Vector-valued Functions and Jets"
+    )
+    assert entries["1209.2448"].authors == ("Alan Adolphson", "Steven Sperber")
+    kinds = [e.announce_type for e in entries.values()]
+    assert (kinds.count("new"), kinds.count("replace"), kinds.count("cross")) == (71, 54, 1)
+
+
+def test_hf_daily_papers_authors_and_text() -> None:
+    name = "hf-daily-papers-2026-07-31.json"
+    entries = by_arxiv_id(parse(name, "hf-daily-papers"))
+    for item in json.loads((REAL / name).read_text(encoding="utf-8")):
+        paper = item["paper"]
+        entry = entries[paper["id"]]
+        assert list(entry.authors) == [" ".join(a["name"].split()) for a in paper["authors"]]
+        assert_nothing_lost(paper["summary"], entry.abstract, tex=True)
+        assert_nothing_lost(paper["title"], entry.title, tex=True)
+    assert "85.78%, 100.00%, 97.67%" in entries["2607.26056"].abstract
+    assert "Archetypes Extension – More Pede" in entries["2607.16922"].title

@@ -29,6 +29,8 @@ def people(raw: str, *, tex: bool = False, arxiv: bool = False) -> tuple[str, ..
     ``Smith, John`` stays one person. ``tex``: names are written in TeX (``R\\'emi``).
     """
     whole = text.hygiene(raw)
+    if text.has_markup(whole):  # arXiv's old RSS: <a href="…/au:+Smith_J">J. Smith</a>, …
+        whole = text.read(whole, html=True)
     names = _names(whole, arxiv=arxiv)
     if names is None:
         names = [whole]

@@ -179,26 +179,27 @@ def _entry(e: Mapping[str, Any], spec: FeedSpec, now: datetime) -> records.Entry
     arxiv_id, version = found if found else (None, None)
     announce: str | None = None
     is_arxiv = spec.type == "arxiv" or guid.lower().startswith("oai:arxiv.org:")
+    raw_title = str(e.get("title", ""))
     raw_summary, summary_is_html = _raw_summary(e)
-    # A paper's title, abstract and names are TeX (an arXiv item, or a link to one).
-    # arXiv's RSS <description> is nominally HTML but is TeX as plain text: a "<" in
-    # it is a less-than sign ($1<p<2$), never a tag.
-    paper = is_arxiv or arxiv_id is not None
-    html = summary_is_html and not is_arxiv
+    title_is_html = _is_html(e.get("title_detail"))
     if is_arxiv:
-        raw_summary, prefix_id, prefix_version, announce = arxiv.split_prefix(
-            text.hygiene(raw_summary, multiline=True)
-        )
-        if not arxiv_id and prefix_id:
-            found = keys.parse_arxiv_id(prefix_id)
-            arxiv_id = found[0] if found else None
-        version = version or prefix_version
+        item = arxiv.read_item(text.hygiene(raw_title), text.hygiene(raw_summary, multiline=True))
+        raw_title, raw_summary = item.title, item.summary
+        found = keys.parse_arxiv_id(item.arxiv_id) if item.arxiv_id else None
+        arxiv_id = arxiv_id or (found[0] if found else None)
+        version = version or item.version
+        announce = item.announce_type
         explicit = e.get("arxiv_announce_type")
         if isinstance(explicit, str) and explicit.strip():
             announce = text.line(explicit).lower()
-    title_html = _is_html(e.get("title_detail")) and not is_arxiv
-    title = text.line(str(e.get("title", "")), html=title_html, tex=paper)
-    abstract = text.paragraphs(raw_summary, html=html, tex=paper)
+        # The 2024 format's <description> is nominally HTML but TeX as plain text: a "<"
+        # in it is a less-than sign ($1<p<2$), never a tag. Its titles are plain too.
+        summary_is_html = summary_is_html and not item.summary_is_tex
+        title_is_html = False
+    # A paper's title, abstract and names are TeX (an arXiv item, or a link to one).
+    paper = is_arxiv or arxiv_id is not None
+    title = text.line(raw_title, html=title_is_html, tex=paper)
+    abstract = text.paragraphs(raw_summary, html=summary_is_html, tex=paper)
     doi = None if arxiv_id else _doi(e, guid, link)
     if not title:
         title = text.line(abstract[:80]) or link or guid or "(untitled)"

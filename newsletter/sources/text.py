@@ -167,6 +167,7 @@ _SKIP_TAGS = frozenset({"script", "style", "head", "title", "noscript", "templat
 _MARKUP = r"/?[A-Za-z][A-Za-z0-9:-]*(?:[\s/][^<>]*)?>|!--|![A-Za-z\[][^<>]*>|\?[^<>]*>"
 _BARE_LT = re.compile(rf"<(?!{_MARKUP})")
 """A ``<`` that starts no complete tag, comment or declaration: text (``1<p<2``)."""
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _WHITESPACE = re.compile(r"\s")
@@ -214,6 +215,11 @@ def html_to_text(markup: str) -> str:
     parser.feed(_BARE_LT.sub("&lt;", markup))
     parser.close()
     return "".join(parser.parts)
+
+
+def has_markup(text: str) -> bool:
+    """True when ``text`` holds an HTML tag (``<a href="…">``, ``</p>``)."""
+    return "<" in text and _TAG.search(text) is not None
 
 
 def decode_entities(text: str) -> str:
