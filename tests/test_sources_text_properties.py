@@ -123,10 +123,12 @@ NOW = datetime(2026, 4, 27, tzinfo=UTC)
 
 
 def _assert_entries_clean(body: bytes, spec_type: str, content_type: str) -> None:
-    spec = FeedSpec("f", "https://x/", spec_type)
+    kinds = ("new", "cross", "replace", "replace-cross")
+    spec = FeedSpec("f", "https://x/", spec_type, announce_types=kinds)
     result = parse_document(
         body, content_type=content_type, location="https://x/", spec=spec, now=NOW
     )
+    assert result.error is None and len(result.entries) == 1, result
     for entry in result.entries:
         for value in (entry.key, entry.title, entry.link, entry.pdf_link or "",
                       entry.arxiv_id or "", entry.announce_type or ""):  # fmt: skip
@@ -167,13 +169,19 @@ def _xml_text(value: str) -> str:
 def test_rss_fields_leave_the_parser_clean(
     title: str, summary: str, creator: str, link: str
 ) -> None:
-    for spec_type, guid in (("arxiv", "oai:arXiv.org:2411.17730v1"), ("feed", _xml_text(link))):
+    arxiv_guid, prefix = "oai:arXiv.org:2411.17730v1", "arXiv:2411.17730v1 Announce Type: new\n"
+    for spec_type, guid, before in (
+        ("arxiv", arxiv_guid, prefix),  # the 2024 format: plain TeX
+        ("arxiv", arxiv_guid, ""),  # the old format: HTML, then TeX
+        ("feed", _xml_text(link), ""),
+    ):
         body = (
             "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0' "
             "xmlns:dc='http://purl.org/dc/elements/1.1/'><channel><title>t</title><item>"
-            f"<title>{_xml_text(title)}</title><link>{_xml_text(link)}</link>"
-            f"<description>arXiv:2411.17730v1 Announce Type: new\nAbstract: {_xml_text(summary)}"
-            f"</description><guid>{guid}</guid><category>{_xml_text(title)}</category>"
+            f"<title>{_xml_text(title)} (arXiv:2411.17730v2 [cs.CL] UPDATED)</title>"
+            f"<link>{_xml_text(link)}</link>"
+            f"<description>{before}Abstract: {_xml_text(summary)}</description>"
+            f"<guid>{guid}</guid><category>{_xml_text(title)}</category>"
             f"<dc:creator>{_xml_text(creator)}</dc:creator></item></channel></rss>"
         )
         _assert_entries_clean(body.encode(), spec_type, "application/rss+xml")
