@@ -103,7 +103,9 @@ def test_check_reports_a_hostile_query_as_file_line_and_exits_2(
     assert code == 2
     assert "Traceback" not in err
     line = _topic_line(subs, 'query: "' + query[:20])
-    assert f"config/subscribers.yaml:{line}: bad topic query:" in err
+    # Refused either by the config (invisible characters, length) or by the query parser.
+    assert f"config/subscribers.yaml:{line}: " in err
+    assert any(why in err for why in ("bad topic query:", "U+0000", "at most")), err
     assert len(err) < 1000
 
 

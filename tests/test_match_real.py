@@ -24,7 +24,11 @@ from newsletter.sources import FeedSpec, parse_document
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
-CONTENT_TYPES = {".xml": "application/rss+xml", ".atom": "application/atom+xml"}
+CONTENT_TYPES = {
+    ".xml": "application/rss+xml",
+    ".rdf": "application/rdf+xml",
+    ".atom": "application/atom+xml",
+}
 
 
 @cache
