@@ -158,11 +158,6 @@ KNOWN_DEFECTS = {
         "permalinks differ only in #fragment (distinct guids) merge: 48 distinct items "
         "become 7 entries"
     ),
-    "arxiv-rss-math-2012-09-12.rdf": (
-        "keys.parse_arxiv_id only knows arxiv.org and export.arxiv.org, so the old feed's "
-        "links on the lanl.arxiv.org mirror (http://lanl.arxiv.org/abs/1209.2411) give no "
-        "arXiv id: all 126 entries get url: keys and arxiv_id None"
-    ),
 }
 
 

@@ -13,16 +13,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 # New-style ids (2007+: 0704.0001, 2403.04790v2) and old-style ones (hep-th/9901001v1).
 _ARXIV_NEW = r"\d{4}\.\d{4,5}"
 _ARXIV_OLD = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
-ARXIV_ID = re.compile(rf"(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v(?P<version>\d+))?")
+# re.ASCII throughout: \d would also match other scripts' digits (٢٤٠٣.٠٤٧٩٠) and, with
+# IGNORECASE, [a-z] the Kelvin sign.
+ARXIV_ID = re.compile(rf"(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v(?P<version>\d+))?", re.ASCII)
 _ARXIV_IN_URL = re.compile(
     rf"^https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/"
     rf"(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v(?P<version>\d+))?(?:\.pdf)?/?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 _ARXIV_GUID = re.compile(
     rf"^(?:oai:arXiv\.org:|arxiv:|https?://arxiv\.org/abs/)"
     rf"(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v(?P<version>\d+))?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
 _DOI_URL = re.compile(r"^https?://(?:dx\.)?doi\.org/(10\.\d{4,9}/\S+)$", re.IGNORECASE)
