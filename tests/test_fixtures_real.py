@@ -152,13 +152,7 @@ CAPTURES = (
     ),
 )
 
-KNOWN_DEFECTS = {
-    "scriptingnews-2017-06-26.rss": (
-        "keys.normalise_url drops the URL fragment, so Scripting News posts whose "
-        "permalinks differ only in #fragment (distinct guids) merge: 48 distinct items "
-        "become 7 entries"
-    ),
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 def _cases() -> list[object]:

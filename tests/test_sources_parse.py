@@ -194,7 +194,8 @@ def test_parse_arxiv_id(text: str, expected: tuple[str, int | None] | None) -> N
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("HTTPS://WWW.Example.org:443/a/b/?utm_source=x&b=2&a=1#frag", "example.org/a/b?a=1&b=2"),
+        ("HTTPS://WWW.Example.org:443/a/b/?utm_source=x&b=2&a=1", "example.org/a/b?a=1&b=2"),
+        ("http://example.org/2017/06/26#a1253", "example.org/2017/06/26"),
         ("http://example.org", "example.org"),
         ("http://example.org:8080/x", "example.org:8080/x"),
         ("mailto:someone@example.org", None),
@@ -203,6 +204,11 @@ def test_parse_arxiv_id(text: str, expected: tuple[str, int | None] | None) -> N
 )
 def test_normalise_url(url: str, expected: str | None) -> None:
     assert normalise_url(url) == expected
+
+
+def test_fragments_tell_apart_posts_of_one_document_that_share_a_page() -> None:
+    assert normalise_url("http://example.org/x#a12", keep_fragment=True) == "example.org/x#a12"
+    assert normalise_url("http://example.org/x#:~:text=hi", keep_fragment=True) == "example.org/x"
 
 
 def test_canonical_key_precedence_and_doi() -> None:

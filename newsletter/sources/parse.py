@@ -60,7 +60,7 @@ def _parse(
         return ParseResult(entries=tuple(combine(entries)))
     if jsonfeeds.looks_like_json(body, content_type):
         entries = jsonfeeds.parse_json_feed(jsonfeeds.load_json(body), spec, now)
-        return ParseResult(entries=tuple(combine(entries)))
+        return ParseResult(entries=tuple(combine(keys.distinct_permalinks(entries))))
     return _parse_xml(body, content_type, location, spec, now)
 
 
@@ -88,7 +88,7 @@ def _parse_xml(
         warnings.append(f"malformed feed, entries read anyway ({problem})"[:500])
     if not parsed.entries and not parsed.get("version"):
         return ParseResult(error="not an RSS, Atom or JSON feed")
-    entries = [_entry(e, spec, now) for e in parsed.entries]
+    entries = keys.distinct_permalinks([_entry(e, spec, now) for e in parsed.entries])
     kept = [e for e in entries if _wanted(e, spec)]
     return ParseResult(
         entries=tuple(combine(kept)), warnings=tuple(warnings), skipped=len(entries) - len(kept)
