@@ -124,6 +124,7 @@ class Mailbox:
         self.timeout = timeout
         self._tls = tls or ssl.create_default_context()
         self._imap: imaplib.IMAP4 | None = None
+        self._capabilities: frozenset[str] = frozenset()
 
     # -- session -------------------------------------------------------------------------
 
@@ -149,6 +150,8 @@ class Mailbox:
                     )
             step = "login"
             self._login(imap)
+            step = "CAPABILITY"
+            self._capabilities = self._refresh_capabilities(imap)
             step = f"SELECT {url.mailbox}"
             self._ok(imap.select(_quoted(url.mailbox)), step)
         except MailboxError:
@@ -164,6 +167,13 @@ class Mailbox:
             self.close()
             raise MailboxError(self._describe(exc, step)) from exc
         return self
+
+    @staticmethod
+    def _refresh_capabilities(imap: imaplib.IMAP4) -> frozenset[str]:
+        """What the server offers once logged in (MOVE and UIDPLUS often show only then)."""
+        typ, data = imap.capability()
+        words = b" ".join(d for d in data if isinstance(d, bytes)).decode("ascii", "replace")
+        return frozenset(words.upper().split()) if typ == "OK" else frozenset()
 
     def _login(self, imap: imaplib.IMAP4) -> None:
         user, password = self.url.username, self.url.password
@@ -226,14 +236,14 @@ class Mailbox:
         imap = self._session()
         self._ensure_folder(imap, folder)
         numbers = ",".join(uids)
-        if "MOVE" in imap.capabilities:
+        if "MOVE" in self._capabilities:
             self._call(lambda: imap.uid("MOVE", numbers, _quoted(folder)), "MOVE")
             return
         # Without MOVE: copy, then flag the originals; expunge only them (UIDPLUS), never
         # anything else someone flagged in this mailbox.
         self._call(lambda: imap.uid("COPY", numbers, _quoted(folder)), "COPY")
         self._call(lambda: imap.uid("STORE", numbers, "+FLAGS.SILENT", r"(\Deleted)"), "STORE")
-        if "UIDPLUS" in imap.capabilities:
+        if "UIDPLUS" in self._capabilities:
             self._call(lambda: imap.uid("EXPUNGE", numbers), "UID EXPUNGE")
 
     def _ensure_folder(self, imap: imaplib.IMAP4, folder: str) -> None:

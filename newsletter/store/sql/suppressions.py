@@ -44,9 +44,11 @@ class SuppressionsSql(SqlBase):
             index_elements=["email"],
             set_={"reason": reason.value, "since": at},
             where=suppressions.c.reason.in_(weaker),
-        )
+        ).returning(suppressions.c.email)
+        # RETURNING, not rowcount: a row comes back only when it was inserted or updated
+        # (rowcount of an upsert is not reported the same way by every driver).
         with self.engine.begin() as conn:
-            return int(conn.execute(statement).rowcount) > 0
+            return conn.execute(statement).first() is not None
 
     def unsuppress(
         self, email: str, reasons: Collection[SuppressionReason] | None = None
