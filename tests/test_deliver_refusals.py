@@ -444,3 +444,17 @@ def test_old_databases_reason_strings_read_as_a_persons_unsubscribe(project: Pro
         assert found is not None and found.reason is SuppressionReason.UNSUBSCRIBE
     finally:
         store.close()
+
+
+def test_a_relay_that_cannot_be_reached_pauses_instead_of_deferring_everyone(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.smtp_sink import free_port
+
+    project.write(subscribers=many_subscribers(12))
+    use_sink(project, free_port())  # nothing listens there
+    assert send(project) == 1
+    assert "paused: the relay cannot be reached: " in capsys.readouterr().out
+    rows = outbox(project).values()
+    assert {row.status for row in rows} == {OutboxStatus.PENDING}
+    assert {row.attempts for row in rows} == {0}
