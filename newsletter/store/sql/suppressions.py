@@ -37,10 +37,10 @@ class SuppressionsSql(SqlBase):
         reason = SuppressionReason(reason)
         dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         weaker = [r.value for r in SuppressionReason if r.rank < reason.rank]
-        statement = dialect_insert(suppressions).values(
+        insert = dialect_insert(suppressions).values(
             email=email.lower(), reason=reason.value, since=at
         )
-        statement = statement.on_conflict_do_update(
+        statement = insert.on_conflict_do_update(
             index_elements=["email"],
             set_={"reason": reason.value, "since": at},
             where=suppressions.c.reason.in_(weaker),
