@@ -104,7 +104,7 @@ class ImapServer:
         return [line.decode().rsplit(" ", 1)[-1].strip('"') for line in listed if line]
 
 
-def _config(root: Path, port: int, tls_port: int, cert: Path, key: Path) -> str:
+def _config(root: Path, port: int, tls_port: int, cert: Path, key: Path, tls: bool) -> str:
     if os.geteuid() == 0:  # Dovecot's own users, as the Debian package sets them up
         internal, login, uid, gid = "dovecot", "dovenull", "dovecot", "dovecot"
     else:
@@ -116,9 +116,7 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = yes
-ssl_cert = <{cert}
-ssl_key = <{key}
+{f"ssl = yes{chr(10)}ssl_cert = <{cert}{chr(10)}ssl_key = <{key}" if tls else "ssl = no"}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {internal}
@@ -142,8 +140,8 @@ service imap-login {{
   }}
   inet_listener imaps {{
     address = 127.0.0.1
-    port = {tls_port}
-    ssl = yes
+    port = {tls_port if tls else 0}
+    ssl = {"yes" if tls else "no"}
   }}
 }}
 service anvil {{
@@ -168,8 +166,8 @@ def _wait_until_greeting(port: int, process: subprocess.Popen[bytes], log: Path)
 
 
 @contextlib.contextmanager
-def dovecot() -> Iterator[ImapServer]:
-    """Start Dovecot; stop it (and everything it started) at the end."""
+def dovecot(*, tls: bool = True) -> Iterator[ImapServer]:
+    """Start Dovecot (without ``tls``: no STARTTLS, no implicit TLS); stop it at the end."""
     binary = shutil.which("dovecot") or (DOVECOT if Path(DOVECOT).exists() else None)
     if binary is None:
         raise FileNotFoundError(INSTALL)
@@ -186,7 +184,7 @@ def dovecot() -> Iterator[ImapServer]:
         (root / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n", encoding="utf-8")
         port, tls_port = free_port(), free_port()
         config = root / "dovecot.conf"
-        config.write_text(_config(root, port, tls_port, cert, key), encoding="utf-8")
+        config.write_text(_config(root, port, tls_port, cert, key, tls), encoding="utf-8")
         root.chmod(0o755)
         if os.geteuid() == 0:
             shutil.chown(root / "mail", "dovecot", "dovecot")

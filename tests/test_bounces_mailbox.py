@@ -3,6 +3,7 @@ unsubscribe and mail it must leave alone; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,7 +18,14 @@ from newsletter.cli import main
 from newsletter.records import SuppressionReason
 from tests.bounce_fixtures import Filled, fixture
 from tests.conftest import MAIN_YAML, NOW, Project
-from tests.imap_server import PASSWORD, ImapServer, dovecot_server, imap  # noqa: F401
+from tests.imap_server import (  # noqa: F401
+    INSTALL,
+    PASSWORD,
+    ImapServer,
+    dovecot,
+    dovecot_server,
+    imap,
+)
 from tests.smtp_sink import Sink, free_port, smtp_server
 from tests.test_deliver_refusals import add_paper, outbox, suppressed
 from tests.test_outbox import send, use_sink
@@ -264,3 +272,23 @@ def test_bounces_without_once_polls_until_sigterm(mailbox: ImapServer, project: 
             proc.kill()
             proc.wait()
     assert suppressed(project) == {"leaving@example.org": SuppressionReason.UNSUBSCRIBE}
+
+
+def test_plain_imap_is_used_only_to_a_loopback_server_that_offers_no_starttls(
+    mailbox: ImapServer, project: Project
+) -> None:
+    """A local Dovecot without TLS: the login goes in plain text because it is loopback."""
+    from newsletter.deliver.imap import parse_mailbox_url
+
+    assert parse_mailbox_url("imap://u:p@localhost/INBOX").loopback
+    assert parse_mailbox_url("imap://u:p@[::1]/INBOX").loopback
+    assert not parse_mailbox_url("imap://u:p@mail.example.org/INBOX").loopback
+    with contextlib.ExitStack() as stack:
+        try:
+            plain = stack.enter_context(dovecot(tls=False))
+        except FileNotFoundError:
+            pytest.skip(f"Dovecot is not installed here ({INSTALL})")
+        fill(project, plain, ["dsn-hard.eml"])
+        project.env_file(**_env(project), BOUNCE_IMAP_URL=plain.url())
+        assert bounces(project, "--once") == 0
+    assert suppressed(project) == {"gone@example.org": SuppressionReason.BOUNCE_HARD}

@@ -83,6 +83,15 @@ def test_mail_that_is_no_report_is_unreadable(name: str) -> None:
         read_report(fixture(name, FILLED))
 
 
+def test_what_a_bounce_says_is_shown_without_terminal_escapes() -> None:
+    data = fixture("dsn-hard.eml", FILLED).replace(
+        b"Diagnostic-Code: smtp; 550", b"Diagnostic-Code: smtp; \x1b[2J\x1b]0;pwned\x07 550"
+    )
+    report = read_report(data)
+    assert "\x1b" not in report.detail and "\x07" not in report.detail
+    assert report.detail.startswith("5.1.1 smtp; [2J]0;pwned 550 5.1.1")
+
+
 def test_an_upper_cased_return_address_still_names_the_message() -> None:
     data = fixture("dsn-hard.eml", FILLED)
     shouted = data.replace(FILLED.verp.encode(), FILLED.verp.upper().encode())
@@ -113,6 +122,7 @@ def check_sane(data: bytes) -> None:
         assert str(exc)
         return
     assert report.verdict is None or report.verdict in SuppressionReason
+    assert report.detail.isprintable() and len(report.detail) <= 300
     assert all(len(t) == 14 and t == t.lower() for t in report.tokens)
     assert all(m.startswith("<") and m.endswith(">") for m in report.message_ids)
 

@@ -20,8 +20,9 @@ cannot read is :class:`Unreadable`, and the caller leaves that mail where it is.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import message_from_bytes
 from email.message import Message
 from email.parser import HeaderParser
@@ -94,11 +95,25 @@ class Report:
 def read_report(data: bytes) -> Report:
     """Read one mail; raises :class:`Unreadable` for anything else, never another error."""
     try:
-        return _read(message_from_bytes(data, policy=compat32), data)
+        report = _read(message_from_bytes(data, policy=compat32), data)
     except Unreadable:
         raise
     except Exception as exc:  # hostile or broken input: one mail never stops the others
-        raise Unreadable(f"cannot be parsed ({type(exc).__name__}: {exc})") from exc
+        raise Unreadable(f"cannot be parsed ({type(exc).__name__}: {_clean(str(exc))})") from exc
+    recipient = _clean(report.recipient) if report.recipient else None
+    return replace(report, detail=_clean(report.detail), recipient=recipient or None)
+
+
+def _clean(text: str, limit: int = 300) -> str:
+    """Text from a mail, safe to print and log: one line, no control or format characters
+    (a terminal escape in a bounce must not reach the operator's terminal), bounded."""
+    kept = "".join(
+        " " if c.isspace() else c
+        for c in text
+        if unicodedata.category(c) not in ("Cc", "Cf") or c.isspace()
+    )
+    line = " ".join(kept.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _read(msg: Message, data: bytes) -> Report:
