@@ -458,3 +458,29 @@ def test_a_relay_that_cannot_be_reached_pauses_instead_of_deferring_everyone(
     rows = outbox(project).values()
     assert {row.status for row in rows} == {OutboxStatus.PENDING}
     assert {row.attempts for row in rows} == {0}
+
+
+def test_a_message_deferred_past_giving_up_fails_as_expired_and_counts_as_a_bounce(
+    project: Project,
+) -> None:
+    class TryLater(Sink):
+        def rcpt_reply(self, recipient: str) -> str | None:
+            return "451 4.2.0 mailbox busy, try later"
+
+    with smtp_server(TryLater()) as port:
+        use_sink(project, port)
+        assert send(project) == 1
+        assert {row.status for row in outbox(project).values()} == {OutboxStatus.DEFERRED}
+        later = NOW + timedelta(days=3, hours=1)
+        assert send(project, "--no-fetch", "--retry-deferred", at=later) == 1
+    rows = outbox(project).values()
+    assert {(row.status, row.failure) for row in rows} == {
+        (OutboxStatus.FAILED, OutboxFailure.EXPIRED)
+    }
+    store = open_store(project)
+    try:
+        (outcome,) = store.recent_outcomes("alice@example.org", 3)
+        assert outcome.bounced
+        assert store.delivery_rates(NOW - timedelta(days=1)).bounced == 2
+    finally:
+        store.close()
