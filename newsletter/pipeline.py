@@ -20,7 +20,7 @@ from newsletter.clock import Clock
 from newsletter.compose import compose
 from newsletter.config import Config, ConfigError, Environment, Problem
 from newsletter.match import Matcher
-from newsletter.records import Digest, Entry, Message, Subscriber, Topic
+from newsletter.records import Digest, DigestLinks, Entry, Message, Subscriber, Topic
 from newsletter.render import Renderer, RenderSettings
 from newsletter.sources import FeedSpec, FeedState, FetchOutcome, fetch_feeds, merge_entries
 from newsletter.store import Store
@@ -293,13 +293,9 @@ def render_messages(
     for digest in digests:
         token = make_token(digest.subscriber.email, secret, now=now)
         unsubscribe = f"{app.config.base_url}unsubscribe?token={token}"
-        rendered = renderer.render(digest, unsubscribe_url=unsubscribe)
+        rendered = renderer.render(digest, DigestLinks(unsubscribe_url=unsubscribe))
         message = renderer.message(
-            digest,
-            rendered,
-            message_id=message_id_for(app.config, digest, run_key),
-            unsubscribe_url=unsubscribe,
-            date=now,
+            digest, rendered, message_id=message_id_for(app.config, digest, run_key), date=now
         )
         message = replace(message, entry_keys=carried_keys(digest))
         yield message if sign is None else replace(message, data=sign(message.data))

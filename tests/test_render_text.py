@@ -6,6 +6,7 @@ import re
 
 import test_render_support as support
 
+from newsletter.records import DigestLinks
 from newsletter.render import Renderer
 from newsletter.render.textutil import is_lone_url, shorten_authors, wrap
 
@@ -14,7 +15,7 @@ def render_text(**kwargs: object) -> str:
     digest = support.digest(**kwargs)  # type: ignore[arg-type]
     return (
         Renderer(support.settings(), verify=False)
-        .render(digest, unsubscribe_url=support.UNSUBSCRIBE, manage_url=support.MANAGE)
+        .render(digest, DigestLinks(support.UNSUBSCRIBE, manage_url=support.MANAGE))
         .text
     )
 
@@ -45,7 +46,7 @@ def test_papers_are_numbered_across_sections_and_headings_underlined() -> None:
 def test_text_has_the_same_content_as_html() -> None:
     digest = support.digest(6)
     out = Renderer(support.settings(), verify=False).render(
-        digest, unsubscribe_url=support.UNSUBSCRIBE, manage_url=support.MANAGE
+        digest, DigestLinks(support.UNSUBSCRIBE, manage_url=support.MANAGE)
     )
     flat = " ".join(out.text.split())
     for item in digest.items:
@@ -68,3 +69,12 @@ def test_shorten_authors() -> None:
     assert shorten_authors(["A", "B"]) == "A and B"
     assert shorten_authors(["A", "B", "C", "D"]) == "A, B, C and D"
     assert shorten_authors(["A", "B", "C", "D", "E"]) == "A, B, C and 2 others"
+
+
+def test_view_link_first_and_footer_line_last() -> None:
+    settings = support.settings(footer="Paper Digest Ltd, 1 Example Street, 12345 Town")
+    out = Renderer(settings, verify=False).render(support.digest(2), support.ALL_LINKS)
+    lines = out.text.splitlines()
+    assert lines[0] == f"View in browser: {support.VIEW}" and lines[1] == ""
+    assert lines[-1] == "Paper Digest Ltd, 1 Example Street, 12345 Town"
+    assert lines[lines.index("Manage your topics:") + 1] == support.MANAGE

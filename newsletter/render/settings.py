@@ -18,7 +18,9 @@ class RenderSettings:
     """What the renderer needs from ``newsletter.yaml``.
 
     ``sender`` is an RFC 5322 address (``"Name <addr@example.org>"``); ``template_dir``
-    holds templates that replace the built-in ones file by file.
+    holds templates that replace the built-in ones file by file; ``footer`` is one line
+    printed at the bottom of every digest (the sender's postal address, which anti-spam laws
+    such as CAN-SPAM ask for); ``max_html_bytes`` bounds the *encoded* HTML part.
     """
 
     title: str
@@ -27,6 +29,7 @@ class RenderSettings:
     template_dir: Path | None = None
     max_html_bytes: int = 100_000
     lang: str = "en"
+    footer: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("title", "base_url", "sender", "lang"):
@@ -44,6 +47,13 @@ class RenderSettings:
         if "@" not in addr:
             raise RenderConfigError(
                 f"sender must be an address like 'Digest <digest@example.org>', got {self.sender!r}"
+            )
+        if self.footer is not None and (
+            textutil.clean(self.footer) != self.footer or not self.footer
+        ):
+            raise RenderConfigError(
+                "footer must be one non-empty line without control characters or runs of "
+                f"spaces, got {self.footer!r}"
             )
         if self.max_html_bytes < 10_000:
             raise RenderConfigError("max_html_bytes must be at least 10000")
