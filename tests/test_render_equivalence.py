@@ -7,16 +7,19 @@ keeps between digests (shapes, cards, encoded lines) is part of what is compared
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import jinja2
 import pytest
 import test_render_support as support
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsletter.records import Digest, DigestItem, DigestLinks, Entry, Section, Subscriber, Topic
-from newsletter.render import Renderer, render_naive
+from newsletter.render import Renderer, environment, render_naive
 
 DEFAULT_TEMPLATES = Path(__file__).parents[1] / "templates"
 
@@ -233,3 +236,23 @@ def test_random_digests_render_the_same_both_ways(
     for digest, links in cases:
         assert_same(renderer, digest, links)
     assert not renderer._naive
+
+
+def test_a_card_seen_before_is_not_rendered_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What many subscribers share is built once: a second subscriber with the same papers
+    costs the two page skeletons, no card and no section heading."""
+    renderer = Renderer(support.settings(), verify=False)
+    renderer.render(support.digest(9), support.ALL_LINKS)
+    rendered: list[str] = []
+    original = environment.render
+
+    def counting(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+        rendered.append(str(template.name))
+        return original(template, context)
+
+    again = support.digest(9, email="second@example.org", name="Second Reader")
+    with monkeypatch.context() as patch:
+        patch.setattr(environment, "render", counting)
+        renderer.render(again, support.LINKS)
+    assert rendered == ["digest.html.j2", "digest.txt.j2"]
+    assert_same(renderer, again, support.LINKS)

@@ -136,6 +136,8 @@ class DigestSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
 
     def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         if type(obj) is Trusted:
+            kwargs.pop("_loop_vars", None)  # what Context.call drops for plain functions
+            kwargs.pop("_block_vars", None)
             return obj.function(*args, **kwargs)
         return super().call(context, obj, *args, **kwargs)
 
