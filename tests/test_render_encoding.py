@@ -8,7 +8,7 @@ import binascii
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsletter.render.encoding import ChunkEncoder, LineEncoder, encode_part
+from newsletter.render.encoding import LineEncoder, chunk, encode_chunks, encode_part, join
 
 ALPHABET = 'ab =\t.\r\n\né▲<>&"x' + "y" * 10
 texts = st.text(alphabet=ALPHABET, max_size=400)
@@ -30,11 +30,13 @@ def test_a_body_decodes_to_the_part_and_keeps_lines_short(text: str) -> None:
 
 
 @settings(max_examples=300)
-@given(st.lists(texts, max_size=12), st.integers(0, 3))
-def test_chunks_encode_like_the_whole(chunks: list[str], repeat: int) -> None:
-    encoder = ChunkEncoder()
-    for _ in range(repeat + 1):  # later rounds come from the memo
-        assert encoder.encode(chunks) == encode_part("".join(chunks))
+@given(st.lists(st.tuples(texts, st.booleans()), max_size=12))
+def test_chunks_encode_like_the_whole(pieces: list[tuple[str, bool]]) -> None:
+    """Pieces kept as chunks (encoding prepared) or passed as plain strings, in any mix."""
+    chunks = [chunk(text) if kept else text for text, kept in pieces]
+    whole = "".join(text for text, _ in pieces)
+    assert join(chunks) == whole
+    assert encode_chunks(chunks) == encode_part(whole)
 
 
 @settings(max_examples=200)

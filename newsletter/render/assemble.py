@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from lxml import etree  # type: ignore[import-untyped]
 
-from newsletter.render import inline
+from newsletter.render import encoding, inline
 
 _TAG = re.compile(r"<([A-Za-z][A-Za-z0-9]*)")
 _ATTR = re.compile(r"([^\s=\"'<>/]+)\s*=\s*[\"']?[^\"'<>]*$")
@@ -48,7 +48,8 @@ class GroupHole:
     index: int
 
 
-Piece = str | ValueHole | GroupHole
+Piece = encoding.Chunk | ValueHole | GroupHole
+"""Static text (with its encoding prepared), a value hole or a group hole."""
 
 
 def escape_text(value: str) -> str:
@@ -120,7 +121,7 @@ def compile_shape(
     pos = 0
     for match in pattern.finditer(html):
         if match.start() > pos:
-            pieces.append(inline.break_lines(html[pos : match.start()]))
+            pieces.append(encoding.chunk(inline.break_lines(html[pos : match.start()])))
         pos = match.end()
         if match.group(1) is None:
             lt = html.rfind("<", 0, match.start())
@@ -133,18 +134,24 @@ def compile_shape(
         found[index] += 1
         pieces.append(_value_hole(html, match.start(), index))
     if pos < len(html):
-        pieces.append(inline.break_lines(html[pos:]))
+        pieces.append(encoding.chunk(inline.break_lines(html[pos:])))
     if found != expected or group_count != groups:
         raise Unsupported("inlining dropped or moved a per-subscriber value or a part")
     return pieces
 
 
-def fill(pieces: list[Piece], values: list[str], groups: list[list[str]], out: list[str]) -> None:
+Filled = str | encoding.Chunk
+"""Filled-in HTML: escaped values as strings, kept pieces and parts as chunks."""
+
+
+def fill(
+    pieces: list[Piece], values: list[str], groups: list[list[Filled]], out: list[Filled]
+) -> None:
     """Append ``pieces`` to ``out`` with each value hole replaced by its escaped value and
-    each group hole by the HTML of its parts (pieces and parts are appended as they are, so
-    cached strings stay the same objects)."""
+    each group hole by the HTML of its parts (static pieces and parts are appended as they
+    are, with their prepared encodings)."""
     for piece in pieces:
-        if isinstance(piece, str):
+        if isinstance(piece, encoding.Chunk):
             out.append(piece)
         elif isinstance(piece, GroupHole):
             out.extend(groups[piece.index])

@@ -4,7 +4,7 @@ A part's body is each of its lines encoded on its own (``binascii.b2a_qp``) and 
 CRLF; a last line without a line break ends in a soft line break, so the body decodes to
 exactly the part. Because no encoded line depends on its neighbours, the body of a text is
 the concatenation of the bodies of its lines — so a renderer that assembles a digest from
-cached pieces can reuse each piece's encoding (:class:`ChunkEncoder`) and still produce
+cached pieces can reuse each piece's encoding (:class:`Chunk`) and still produce
 exactly :func:`encode_part` of the whole, which is what the naive renderer computes.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
-MEMO_LIMIT = 20_000
-"""Chunks whose encoding is remembered before the memo is emptied."""
+LINES_LIMIT = 20_000
+"""Text lines whose encoding :class:`LineEncoder` keeps before it starts afresh."""
 
 
 def encode_line(line: str) -> bytes:
@@ -48,58 +48,63 @@ def encode_part(text: str) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class _Lines:
-    """A chunk that holds a line break: the text up to and including the first one, the
-    encoding of the whole lines after it, and the text after the last one."""
+class Chunk:
+    """A piece of text kept across digests (a static piece of a template's shape, a filled
+    paper card) with its encoding prepared: the text up to and including its first line
+    break, the encoding of the whole lines after that, and the text after its last one.
+    ``first`` is None when the text holds no line break."""
 
-    first: str
+    text: str
+    first: str | None
     first_qp: bytes
     middle_qp: bytes
     last: str
 
 
-def _split(chunk: str) -> _Lines:
-    start = chunk.index("\n") + 1
-    end = chunk.rindex("\n") + 1
-    first = chunk[:start]
-    middle = chunk[start:end]
-    return _Lines(first, encode_lines(first), encode_lines(middle) if middle else b"", chunk[end:])
+def chunk(text: str) -> Chunk:
+    start = text.find("\n") + 1
+    if not start:
+        return Chunk(text, None, b"", b"", text)
+    end = text.rindex("\n") + 1
+    first, middle = text[:start], text[start:end]
+    return Chunk(
+        text, first, encode_lines(first), encode_lines(middle) if middle else b"", text[end:]
+    )
 
 
-class ChunkEncoder:
-    """Encodes a text given as chunks; the encoding of a chunk with line breaks is kept, so
-    a card that many digests share is encoded once. Only text between two line breaks that
-    spans several chunks (a value filled in next to a cached piece) is encoded per call."""
+def join(chunks: Iterable[str | Chunk]) -> str:
+    return "".join(c if type(c) is str else c.text for c in chunks)  # type: ignore[union-attr]
 
-    def __init__(self) -> None:
-        self._memo: dict[str, _Lines] = {}
 
-    def encode(self, chunks: Iterable[str]) -> bytes:
-        """Exactly ``encode_part("".join(chunks))``."""
-        out: list[bytes] = []
-        pending: list[str] = []
-        memo = self._memo
-        for chunk in chunks:
-            if "\n" not in chunk:
-                pending.append(chunk)
-                continue
-            lines = memo.get(chunk)
-            if lines is None:
-                if len(memo) >= MEMO_LIMIT:
-                    memo.clear()
-                lines = memo[chunk] = _split(chunk)
-            if pending:
-                pending.append(lines.first)
-                out.append(encode_lines("".join(pending)))
-                pending.clear()
+def encode_chunks(chunks: Iterable[str | Chunk]) -> bytes:
+    """Exactly ``encode_part(join(chunks))``, reusing what each :class:`Chunk` prepared: a
+    card that many digests share is encoded once. Only text between two line breaks that
+    spans several chunks (a value filled in next to a kept piece) is encoded per call."""
+    out: list[bytes] = []
+    pending: list[str] = []
+    for piece in chunks:
+        if type(piece) is str:
+            if "\n" in piece:
+                piece = chunk(piece)
             else:
-                out.append(lines.first_qp)
-            out.append(lines.middle_qp)
-            if lines.last:
-                pending.append(lines.last)
+                pending.append(piece)
+                continue
+        assert isinstance(piece, Chunk)
+        if piece.first is None:
+            pending.append(piece.text)
+            continue
         if pending:
-            out.append(encode_tail("".join(pending)))
-        return b"".join(out)
+            pending.append(piece.first)
+            out.append(encode_lines("".join(pending)))
+            pending.clear()
+        else:
+            out.append(piece.first_qp)
+        out.append(piece.middle_qp)
+        if piece.last:
+            pending.append(piece.last)
+    if pending:
+        out.append(encode_tail("".join(pending)))
+    return b"".join(out)
 
 
 class LineEncoder:
@@ -112,15 +117,15 @@ class LineEncoder:
     def encode(self, text: str) -> bytes:
         """Exactly ``encode_part(text)``."""
         memo = self._memo
-        if len(memo) >= MEMO_LIMIT:
+        if len(memo) >= LINES_LIMIT:
             memo.clear()
         cut = text.rfind("\n") + 1
         out: list[bytes] = []
         if cut:
-            for line in text[: cut - 1].split("\n"):
-                encoded = memo.get(line)
+            lines = text[: cut - 1].split("\n")
+            out = list(map(memo.get, lines))  # type: ignore[arg-type]
+            for i, encoded in enumerate(out):
                 if encoded is None:
-                    encoded = memo[line] = encode_line(line) + CRLF
-                out.append(encoded)
+                    out[i] = memo[lines[i]] = encode_line(lines[i]) + CRLF
         out.append(encode_tail(text[cut:]))
         return b"".join(out)

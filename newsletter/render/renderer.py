@@ -45,34 +45,52 @@ from newsletter.render.settings import RenderSettings
 
 log = logging.getLogger(__name__)
 
-CACHE_LIMIT = 8_192
-"""Cards (and filled parts) kept per cache; the least recently used go first. Bounds memory
-whatever the number of subscribers; a card used again after eviction is simply rebuilt."""
+CACHE_LIMIT = 4_096
+"""Cards (and filled parts, encoded lines) kept per cache; the least recently used go
+first. Bounds memory whatever the number of subscribers (about 10 KB per card); a card
+used again after eviction is simply built again."""
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
-class _Lru(Generic[K, V]):
-    """A small least-recently-used mapping."""
+class _Cache(Generic[K, V]):
+    """A bounded mapping that keeps what is used again (segmented LRU).
+
+    New entries go on probation; a second use promotes one to the protected segment. Papers
+    of a topic only one subscriber has are used once and leave from probation, without
+    pushing out the cards of topics that many subscribers share.
+    """
 
     def __init__(self, limit: int) -> None:
-        self._data: OrderedDict[K, V] = OrderedDict()
-        self._limit = limit
+        self._probation: OrderedDict[K, V] = OrderedDict()
+        self._protected: OrderedDict[K, V] = OrderedDict()
+        self._probation_limit = max(1, limit // 4)
+        self._protected_limit = max(1, limit - self._probation_limit)
 
     def get(self, key: K) -> V | None:
-        value = self._data.get(key)
+        value = self._protected.get(key)
         if value is not None:
-            self._data.move_to_end(key)
+            self._protected.move_to_end(key)
+            return value
+        value = self._probation.pop(key, None)
+        if value is not None:
+            self._protected[key] = value
+            if len(self._protected) > self._protected_limit:
+                old, demoted = self._protected.popitem(last=False)
+                self._put(old, demoted)
         return value
 
     def put(self, key: K, value: V) -> None:
-        self._data[key] = value
-        if len(self._data) > self._limit:
-            self._data.popitem(last=False)
+        self._put(key, value)
+
+    def _put(self, key: K, value: V) -> None:
+        self._probation[key] = value
+        if len(self._probation) > self._probation_limit:
+            self._probation.popitem(last=False)
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._probation) + len(self._protected)
 
 
 @dataclass(slots=True)
@@ -94,7 +112,7 @@ class _Call:
     cache_key: tuple[Any, ...] | None = None
     node: _Node | None = None
     pieces: list[assemble.Piece] | None = None
-    html: str | None = None
+    html: encoding.Chunk | None = None
 
 
 @dataclass(slots=True)
@@ -112,7 +130,7 @@ class _Page:
     """One size-budget attempt of one digest."""
 
     context: dict[str, Any]
-    chunks: list[str]
+    chunks: list[assemble.Filled]
     html_qp: bytes
 
 
@@ -147,11 +165,10 @@ class Renderer:
         self._skeleton_text = environment.get_template(self._text_env, environment.SKELETON_TEXT)
         self._pages: dict[str, tuple[list[assemble.Piece], str]] = {}
         self._shapes: dict[tuple[str, str], list[assemble.Piece]] = {}
-        self._cards: _Lru[views.CardKey, views.Card] = _Lru(CACHE_LIMIT)
-        self._entries: _Lru[Entry, views.EntryFields] = _Lru(CACHE_LIMIT)
-        self._html_parts: _Lru[tuple[Any, ...], tuple[Any, str]] = _Lru(CACHE_LIMIT)
-        self._text_parts: _Lru[tuple[Any, ...], tuple[Any, str]] = _Lru(CACHE_LIMIT)
-        self._encoder = encoding.ChunkEncoder()
+        self._cards: _Cache[views.CardKey, views.Card] = _Cache(CACHE_LIMIT)
+        self._entries: _Cache[Entry, views.EntryFields] = _Cache(CACHE_LIMIT)
+        self._html_parts: _Cache[tuple[Any, ...], tuple[Any, encoding.Chunk]] = _Cache(CACHE_LIMIT)
+        self._text_parts: _Cache[tuple[Any, ...], tuple[Any, str]] = _Cache(CACHE_LIMIT)
         self._lines = encoding.LineEncoder()
         self._mime = mime.MimeBuilder(settings)
         self._naive = False
@@ -227,7 +244,7 @@ class Renderer:
             cards = [self._card(item, plan.limit) for item in items[: plan.shown]]
             page = context.page_context(self.settings, digest, plan, cards, values, views.HOLES)
             chunks = self._html(page)
-            pages[plan] = _Page(page, chunks, self._encoder.encode(chunks))
+            pages[plan] = _Page(page, chunks, encoding.encode_chunks(chunks))
             return len(pages[plan].html_qp) <= self.settings.max_html_bytes
 
         chosen = views.choose_plan(len(items), fits)
@@ -242,7 +259,7 @@ class Renderer:
         )
         return RenderedDigest(
             subject=context.subject(self.settings, digest),
-            html="".join(page.chunks),
+            html=encoding.join(page.chunks),
             text=text,
             html_qp=page.html_qp,
             text_qp=self._lines.encode(text),
@@ -263,7 +280,7 @@ class Renderer:
 
     # -- HTML: render shapes, inline the new ones, fill in --------------------------------
 
-    def _html(self, page: dict[str, Any]) -> list[str]:
+    def _html(self, page: dict[str, Any]) -> list[assemble.Filled]:
         """The page's HTML as chunks (static pieces, escaped values, cached parts)."""
         node = self._node(self._skeleton_html, page)
         todo: list[_Call] = []
@@ -280,7 +297,7 @@ class Renderer:
         for call in todo:
             assert call.node is not None
             call.pieces = self._shapes[(styles, call.node.key)]
-        chunks: list[str] = []
+        chunks: list[assemble.Filled] = []
         assemble.fill(pieces, node.values, [self._group_html(g) for g in node.groups], chunks)
         return chunks
 
@@ -365,22 +382,27 @@ class Renderer:
             html, self._value_token, self._group, expected, len(node.groups)
         )
 
-    def _group_html(self, group: list[_Call | _Runs]) -> list[str]:
+    def _group_html(self, group: list[_Call | _Runs]) -> list[assemble.Filled]:
         return [self._call_html(call) for call in group]
 
-    def _call_html(self, call: _Call | _Runs) -> str:
+    def _call_html(self, call: _Call | _Runs) -> assemble.Filled:
         if isinstance(call, _Runs):
             return "".join(
-                assemble.escape_text(run.text) if inner is None else self._call_html(inner)
+                assemble.escape_text(run.text) if inner is None else self._part_html(inner).text
                 for run, inner in zip(call.runs, call.calls, strict=True)
             )
+        return self._part_html(call)
+
+    def _part_html(self, call: _Call) -> encoding.Chunk:
+        """A part's filled-in HTML, kept (with its encoding) when its arguments say what it
+        depends on."""
         if call.html is not None:
             return call.html
         node = call.node
         assert node is not None and call.pieces is not None
-        out: list[str] = []
+        out: list[assemble.Filled] = []
         assemble.fill(call.pieces, node.values, [self._group_html(g) for g in node.groups], out)
-        call.html = "".join(out)
+        call.html = encoding.chunk(encoding.join(out))
         if call.cache_key is not None:
             self._html_parts.put(call.cache_key, (call.kwargs, call.html))
         return call.html
