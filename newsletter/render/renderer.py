@@ -55,42 +55,25 @@ V = TypeVar("V")
 
 
 class _Cache(Generic[K, V]):
-    """A bounded mapping that keeps what is used again (segmented LRU).
-
-    New entries go on probation; a second use promotes one to the protected segment. Papers
-    of a topic only one subscriber has are used once and leave from probation, without
-    pushing out the cards of topics that many subscribers share.
-    """
+    """A bounded mapping that drops the least recently used entry first."""
 
     def __init__(self, limit: int) -> None:
-        self._probation: OrderedDict[K, V] = OrderedDict()
-        self._protected: OrderedDict[K, V] = OrderedDict()
-        self._probation_limit = max(1, limit // 4)
-        self._protected_limit = max(1, limit - self._probation_limit)
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._limit = limit
 
     def get(self, key: K) -> V | None:
-        value = self._protected.get(key)
+        value = self._data.get(key)
         if value is not None:
-            self._protected.move_to_end(key)
-            return value
-        value = self._probation.pop(key, None)
-        if value is not None:
-            self._protected[key] = value
-            if len(self._protected) > self._protected_limit:
-                old, demoted = self._protected.popitem(last=False)
-                self._put(old, demoted)
+            self._data.move_to_end(key)
         return value
 
     def put(self, key: K, value: V) -> None:
-        self._put(key, value)
-
-    def _put(self, key: K, value: V) -> None:
-        self._probation[key] = value
-        if len(self._probation) > self._probation_limit:
-            self._probation.popitem(last=False)
+        self._data[key] = value
+        if len(self._data) > self._limit:
+            self._data.popitem(last=False)
 
     def __len__(self) -> int:
-        return len(self._probation) + len(self._protected)
+        return len(self._data)
 
 
 @dataclass(slots=True)
