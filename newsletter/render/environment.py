@@ -129,7 +129,7 @@ class DigestSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
     """
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        fields = views.VIEW_FIELDS.get(type(obj))
+        fields = _PLAIN_FIELDS.get(type(obj))
         if fields is not None and attribute in fields:
             return _getattr(obj, attribute)
         return super().getattr(obj, attribute)
@@ -143,6 +143,12 @@ class DigestSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
 
 
 _getattr = getattr
+_PLAIN_FIELDS = views.VIEW_FIELDS | {
+    jinja2.runtime.LoopContext: frozenset(
+        "index index0 revindex revindex0 first last length depth depth0 previtem nextitem".split()
+    )
+}
+"""Attributes read without the sandbox's checks: view record fields and ``loop.*``."""
 
 
 def make_environment(settings: RenderSettings, *, html: bool) -> jinja2.Environment:
