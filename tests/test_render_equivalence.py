@@ -216,7 +216,9 @@ def renderers(tmp_path_factory: pytest.TempPathFactory) -> list[Renderer]:
     return [
         Renderer(support.settings(), verify=False),
         Renderer(
-            support.settings(max_html_bytes=12_000, footer="Example Ltd · 1 Road & Co, Town"),
+            support.settings(
+                max_html_bytes=12_000, footer="Example Ltd · 1 Road & <Co>\n\n  12345  Town\t"
+            ),
             verify=False,
         ),
         Renderer(support.settings(template_dir=folder), verify=False),

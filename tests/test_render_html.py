@@ -175,7 +175,7 @@ def test_digest_item_with_spans_out_of_range_is_harmless() -> None:
 
 
 def test_view_in_browser_manage_link_and_footer_line() -> None:
-    settings = support.settings(footer="Paper Digest Ltd, 1 Example Street, 12345 Town")
+    settings = support.settings(footer="Paper Digest Ltd\n1 Example Street, 12345 Town\n")
     out = Renderer(settings, verify=False).render(support.digest(3), support.ALL_LINKS)
     doc = parse(out.html)
     hrefs = [a.get("href") for t, a in doc.tags if t == "a"]
@@ -185,7 +185,8 @@ def test_view_in_browser_manage_link_and_footer_line() -> None:
     assert view < out.html.index('class="brand"'), "at the top, above the header"
     assert support.MANAGE in hrefs and "Manage your topics" in text
     assert "reply to this email" not in text
-    assert text.rstrip().endswith("Paper Digest Ltd, 1 Example Street, 12345 Town")
+    assert text.rstrip().endswith("Paper Digest Ltd 1 Example Street, 12345 Town")
+    assert "Paper Digest Ltd<br>1 Example Street" in out.html
     bare = Renderer(support.settings(), verify=False).render(support.digest(3), support.LINKS)
     assert "View in browser" not in bare.html and "Manage your topics" not in bare.html
     assert "12345 Town" not in bare.html

@@ -64,7 +64,7 @@ def test_message_structure_and_headers() -> None:
     assert parsed["Precedence"] == "bulk"
     assert parsed["List-Id"] == "Paper Digest <paper-digest.digest.example.org>"
     assert parsed["Archived-At"] is None and parsed["Feedback-ID"] is None
-    assert message.entry_keys == support.digest(5).entry_keys
+    assert message.carried == support.digest(5).carried
 
 
 def test_archive_link_and_feedback_id_headers() -> None:

@@ -81,11 +81,11 @@ def test_shorten_authors() -> None:
 
 
 def test_view_link_first_and_footer_line_last() -> None:
-    settings = support.settings(footer="Paper Digest Ltd, 1 Example Street, 12345 Town")
+    settings = support.settings(footer="Paper Digest Ltd\n\n1 Example Street, 12345 Town")
     out = Renderer(settings, verify=False).render(support.digest(2), support.ALL_LINKS)
     lines = out.text.splitlines()
     assert lines[0] == f"View in browser: {support.VIEW}" and lines[1] == ""
-    assert lines[-1] == "Paper Digest Ltd, 1 Example Street, 12345 Town"
+    assert lines[-2:] == ["Paper Digest Ltd", "1 Example Street, 12345 Town"]
     assert lines[lines.index("Manage your topics:") + 1] == support.MANAGE
 
 

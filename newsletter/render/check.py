@@ -8,7 +8,7 @@ from newsletter.render import errors, sample
 from newsletter.render.renderer import Renderer
 from newsletter.render.settings import RenderSettings
 
-SAMPLE_FOOTER = "Sample Newsletter, 1 Example Street, 12345 Exampletown"
+SAMPLE_FOOTER = "Sample Newsletter\n1 Example Street, 12345 Exampletown"
 CHECK_BUDGET = 10_000
 """The smallest budget allowed: the overflowing sample exceeds it, so the "listed by title"
 branch runs too."""

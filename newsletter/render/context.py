@@ -33,7 +33,8 @@ def run_globals(settings: RenderSettings) -> dict[str, Any]:
         "base_url": settings.base_url,
         "lang": settings.lang,
         "dir": settings.direction,
-        "footer": settings.footer,
+        "footer": "\n".join(settings.footer_lines) or None,
+        "footer_lines": settings.footer_lines,
     }
 
 

@@ -145,7 +145,19 @@ class DigestSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
 _getattr = getattr
 _PLAIN_FIELDS = views.VIEW_FIELDS | {
     jinja2.runtime.LoopContext: frozenset(
-        "index index0 revindex revindex0 first last length depth depth0 previtem nextitem".split()
+        [
+            "index",
+            "index0",
+            "revindex",
+            "revindex0",
+            "first",
+            "last",
+            "length",
+            "depth",
+            "depth0",
+            "previtem",
+            "nextitem",
+        ]
     )
 }
 """Attributes read without the sandbox's checks: view record fields and ``loop.*``."""

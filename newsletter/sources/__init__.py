@@ -6,18 +6,20 @@ returned state.
 """
 
 from newsletter.sources.fetch import fetch_feeds
+from newsletter.sources.health import FeedHealth, feed_health, health
 from newsletter.sources.merge import combine, is_update, merge_entries
 from newsletter.sources.model import FEED_TYPES, FeedSpec, FeedState, FetchOutcome
 from newsletter.sources.parse import ParseResult, parse_document
-from newsletter.sources.politeness import health
 
 __all__ = [
     "FEED_TYPES",
+    "FeedHealth",
     "FeedSpec",
     "FeedState",
     "FetchOutcome",
     "ParseResult",
     "combine",
+    "feed_health",
     "fetch_feeds",
     "health",
     "is_update",
