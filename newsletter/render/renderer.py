@@ -51,6 +51,11 @@ Bounds memory whatever the number of subscribers (about 12 KB a card, so ~100 Mi
 most); a card used again after eviction is built again (~0.4 ms). At 10,000 subscribers
 with 2,000 topics, 4,096 missed 38% of cards, 8,192 28% (24% is the floor: first uses)."""
 
+PAGE_SHAPES = 256
+"""Page skeleton shapes kept (the built-in templates have a handful)."""
+MANY_INLINE_PASSES = 200
+"""premailer passes in one run past which the templates are worth a look (a warning)."""
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -147,8 +152,8 @@ class Renderer:
         }
         self._skeleton_html = environment.get_template(self._html_env, environment.SKELETON_HTML)
         self._skeleton_text = environment.get_template(self._text_env, environment.SKELETON_TEXT)
-        self._pages: dict[str, tuple[list[assemble.Piece], str]] = {}
-        self._shapes: dict[tuple[str, str], list[assemble.Piece]] = {}
+        self._pages: _Cache[str, tuple[list[assemble.Piece], str]] = _Cache(PAGE_SHAPES)
+        self._shapes: _Cache[tuple[str, str], list[assemble.Piece]] = _Cache(CACHE_LIMIT)
         self._cards: _Cache[views.CardKey, views.Card] = _Cache(CACHE_LIMIT)
         self._entries: _Cache[Entry, views.EntryFields] = _Cache(CACHE_LIMIT)
         self._html_parts: _Cache[tuple[Any, ...], tuple[Any, encoding.Chunk]] = _Cache(CACHE_LIMIT)
@@ -273,14 +278,11 @@ class Renderer:
         compiled = self._pages.get(node.key)
         if compiled is None:
             styles = inline.style_blocks(node.key)
+            self._inlined()
             compiled = self._compile(inline.inline_document(node.key), node), styles
-            self.inline_calls += 1
-            self._pages[node.key] = compiled
+            self._pages.put(node.key, compiled)
         pieces, styles = compiled
         self._compile_parts(todo, styles)
-        for call in todo:
-            assert call.node is not None
-            call.pieces = self._shapes[(styles, call.node.key)]
         chunks: list[assemble.Filled] = []
         assemble.fill(pieces, node.values, [self._group_html(g) for g in node.groups], chunks)
         return chunks
@@ -347,18 +349,33 @@ class Renderer:
                 self._expand(inner, todo)
 
     def _compile_parts(self, todo: list[_Call], styles: str) -> None:
-        """Inline the shapes of ``todo`` not seen yet, all in one premailer pass."""
-        new: dict[str, _Node] = {}
+        """Give each call of ``todo`` its shape's pieces; the shapes not seen yet go through
+        premailer together, in one pass."""
+        new: dict[str, list[_Call]] = {}
         for call in todo:
             assert call.node is not None
-            if (styles, call.node.key) not in self._shapes:
-                new.setdefault(call.node.key, call.node)
+            call.pieces = self._shapes.get((styles, call.node.key))
+            if call.pieces is None:
+                new.setdefault(call.node.key, []).append(call)
         if not new:
             return
-        self.inline_calls += 1
+        self._inlined()
         outputs = inline.inline_fragments(list(new), styles, self._cut)
-        for (key, node), html in zip(new.items(), outputs, strict=True):
-            self._shapes[(styles, key)] = self._compile(html, node)
+        for (key, calls), html in zip(new.items(), outputs, strict=True):
+            assert calls[0].node is not None
+            pieces = self._compile(html, calls[0].node)
+            self._shapes.put((styles, key), pieces)
+            for call in calls:
+                call.pieces = pieces
+
+    def _inlined(self) -> None:
+        self.inline_calls += 1
+        if self.inline_calls == MANY_INLINE_PASSES:
+            log.warning(
+                "premailer has run %d times this run: the templates print per-subscriber "
+                "values transformed, so few digests share a shape (see docs/templates.md)",
+                self.inline_calls,
+            )
 
     def _compile(self, html: str, node: _Node) -> list[assemble.Piece]:
         expected = Counter(int(m.group(1)) for m in self._value_token.finditer(node.key))
