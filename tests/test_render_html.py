@@ -192,6 +192,12 @@ def test_view_in_browser_manage_link_and_footer_line() -> None:
     assert "12345 Town" not in bare.html
 
 
+def px(style: str, prop: str) -> int:
+    found = re.search(rf"(?:^|;)\s*{prop}:(\d+)px", style)
+    assert found is not None, (prop, style)
+    return int(found.group(1))
+
+
 def test_trending_section_shows_upvotes_prominently() -> None:
     hot = Topic(id="hot", title="Trending on Hugging Face", trending=10)
     entries = [support.entry(0, popularity=321), support.entry(2, popularity=None)]
@@ -204,7 +210,9 @@ def test_trending_section_shows_upvotes_prominently() -> None:
     out = Renderer(support.settings(), verify=False).render(digest, support.LINKS)
     badge = re.findall(r'<span class="trend-count" style="([^"]*)">([^<]*)</span>', out.html)
     assert [count for _, count in badge] == ["▲ 321"], "one badge: the paper without votes has none"
-    assert "font-size:20px" in badge[0][0]
+    title = re.search(r'<h3 class="paper-title" style="([^"]*)"', out.html)
+    assert title is not None
+    assert px(badge[0][0], "font-size") > px(title.group(1), "font-size"), "larger than the title"
     assert "▲ 321 upvotes" not in out.html, "not repeated in the meta line"
     assert "Matched: Trending on Hugging Face, Vision transformers" in out.html
     assert "  1. ▲ 321 upvotes\n" in out.text
