@@ -4,9 +4,12 @@
 """
 
 from newsletter.store.records import (
+    DeliveryRates,
     DeliverySummary,
+    DigestOutcome,
     EntryWrite,
     OutboxRow,
+    RelayPause,
     RunRecord,
     RunTally,
     StoredEntry,
@@ -20,9 +23,12 @@ Store = SqlStore
 
 __all__ = [
     "STALE_RUN",
+    "DeliveryRates",
     "DeliverySummary",
+    "DigestOutcome",
     "EntryWrite",
     "OutboxRow",
+    "RelayPause",
     "RunRecord",
     "RunTally",
     "SqlStore",

@@ -1,8 +1,8 @@
 """The store on SQLAlchemy Core: SQLite by default, PostgreSQL to scale out.
 
-One mixin per domain (feeds, entries, runs, outbox, suppressions), each implementing its
-protocol from :mod:`newsletter.store.protocols`; :class:`SqlStore` is all of them on one
-engine.
+One mixin per domain (feeds, entries, runs, outbox, suppressions, the relay's pause), each
+implementing its protocol from :mod:`newsletter.store.protocols`; :class:`SqlStore` is all
+of them on one engine.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from newsletter.store.sql.engine import database_problem, make_engine, open_engi
 from newsletter.store.sql.entries import EntriesSql
 from newsletter.store.sql.feeds import FeedsSql
 from newsletter.store.sql.outbox import OutboxSql
+from newsletter.store.sql.relay import RelaySql
 from newsletter.store.sql.runs import STALE_RUN, RunsSql
 from newsletter.store.sql.suppressions import SuppressionsSql
 from newsletter.store.sql.vectors import SqlVectors
@@ -20,7 +21,7 @@ from newsletter.store.sql.vectors import SqlVectors
 __all__ = ["STALE_RUN", "SqlStore", "database_problem", "make_engine"]
 
 
-class SqlStore(FeedsSql, EntriesSql, RunsSql, OutboxSql, SuppressionsSql):
+class SqlStore(FeedsSql, EntriesSql, RunsSql, OutboxSql, SuppressionsSql, RelaySql):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
