@@ -15,7 +15,7 @@ differently from a token, so they never become holes.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -38,14 +38,14 @@ class Recorder:
 _current: ContextVar[Recorder | None] = ContextVar("newsletter_render_recorder", default=None)
 
 
-def start(recorder: Recorder) -> object:
-    """Make ``recorder`` the active one (in this thread/context); returns a reset token."""
+def start(recorder: Recorder) -> Token[Recorder | None]:
+    """Make ``recorder`` the active one (in this thread/context) with no values yet."""
     recorder.values = []
     return _current.set(recorder)
 
 
-def stop(token: object) -> None:
-    _current.reset(token)  # type: ignore[arg-type]
+def stop(token: Token[Recorder | None]) -> None:
+    _current.reset(token)
 
 
 class HoleStr(str):
