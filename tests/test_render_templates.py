@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import test_render_support as support
 
+from newsletter.cli import main
 from newsletter.render import (
     DigestRenderError,
     Renderer,
@@ -17,6 +18,7 @@ from newsletter.render import (
     check_templates,
     render_naive,
 )
+from tests.conftest import MAIN_YAML, Project
 
 DEFAULTS = Path(__file__).parents[1] / "templates"
 
@@ -206,3 +208,21 @@ def test_falls_back_when_an_override_puts_a_value_where_it_cannot_be_filled_in(
     assert renderer._naive and "rendering this run the slow way" in caplog.text
     digest = support.digest(4)
     assert renderer.render(digest, support.LINKS) == render_naive(settings, digest, support.LINKS)
+
+
+@pytest.mark.sqlite_only
+def test_send_stops_before_any_digest_when_a_template_is_broken(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = project.root / "config" / "tpl"
+    folder.mkdir()
+    path = override(folder, "_card.html.j2", "<h3 class", "{{ cycler.__init__ }}<h3 class")
+    project.write(MAIN_YAML + "templates: tpl\n")
+    out = project.root / "previews"
+    code = main(["send", "--dry-run", "--out", str(out), "--config", str(project.config)])
+    assert code == 2
+    assert (
+        "_card.html.j2:8: SecurityError: access to attribute '__init__'" in capsys.readouterr().err
+    )
+    assert not out.exists() or not any(out.iterdir()), "nothing rendered, nothing written"
+    assert path.exists()

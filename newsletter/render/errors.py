@@ -32,6 +32,16 @@ class DigestRenderError(Exception):
         self.subscriber = subscriber
 
 
+def parts(problem: str) -> tuple[str, int | None, str]:
+    """A ``path:line: message`` problem as (path, line, message), for callers that report
+    problems their own way (``check``, the run)."""
+    path, _, rest = problem.partition(":")
+    number, _, message = rest.partition(":")
+    if not number.isdigit():
+        return path, None, rest.strip() or problem
+    return path, int(number), message.strip() or problem
+
+
 def where(error: BaseException, fallback: str) -> str:
     """``path:line`` of the innermost template frame in ``error``'s traceback."""
     lineno = getattr(error, "lineno", None)

@@ -17,7 +17,7 @@ from pathlib import Path
 from newsletter.config import Config, ConfigError, Environment, Problem
 from newsletter.deliver.verp import token_for, unsubscribe_address
 from newsletter.records import Digest, Message
-from newsletter.render import Renderer, RenderSettings
+from newsletter.render import Renderer, RenderSettings, TemplateError, errors
 from newsletter.run.links import Links
 
 DRY_RUN_SECRET = "dry-run-secret-not-for-real-mail"
@@ -112,7 +112,10 @@ class MessageMaker:
         self.run_key = run_key
         self.now = now
         self.sign = sign
-        self.renderer = Renderer(render_settings(config))
+        try:
+            self.renderer = Renderer(render_settings(config))
+        except TemplateError as exc:  # broken for everyone: stop before anything is made
+            raise ConfigError([Problem(*errors.parts(p)) for p in exc.problems]) from None
 
     def make(self, digest: Digest) -> Message:
         links = self.links.for_digest(digest.subscriber.email)
