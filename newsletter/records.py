@@ -256,9 +256,24 @@ class DigestLinks:
 
 @dataclass(frozen=True, slots=True)
 class RenderedDigest:
+    """One digest rendered: what a reader sees, and the MIME bodies exactly as they are sent.
+
+    ``html_qp`` and ``text_qp`` are the quoted-printable bodies of the two parts (CRLF line
+    ends); building the message only joins them with headers. ``links`` are the links the
+    digest was rendered with (the message's ``List-Unsubscribe`` and ``Archived-At``).
+    """
+
     subject: str
     html: str
     text: str
+    html_qp: bytes
+    text_qp: bytes
+    links: DigestLinks
+
+    @property
+    def html_size(self) -> int:
+        """Bytes of the encoded HTML part: what the size budget and Gmail's clipping count."""
+        return len(self.html_qp)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from newsletter.config import Config, ConfigError, Environment, Problem
 from newsletter.deliver.verp import token_for, unsubscribe_address
 from newsletter.records import Digest, Message
-from newsletter.render import Renderer, RenderSettings
+from newsletter.render import Renderer, RenderSettings, TemplateError, errors
 from newsletter.run.links import Links
 
 DRY_RUN_SECRET = "dry-run-secret-not-for-real-mail"
@@ -33,6 +33,7 @@ def render_settings(config: Config) -> RenderSettings:
         base_url=config.base_url,
         sender=config.sender,
         template_dir=config.templates_dir,
+        footer=config.footer,
     )
 
 
@@ -111,11 +112,14 @@ class MessageMaker:
         self.run_key = run_key
         self.now = now
         self.sign = sign
-        self.renderer = Renderer(render_settings(config))
+        try:
+            self.renderer = Renderer(render_settings(config))
+        except TemplateError as exc:  # broken for everyone: stop before anything is made
+            raise ConfigError([Problem(*errors.parts(p)) for p in exc.problems]) from None
 
     def make(self, digest: Digest) -> Message:
         links = self.links.for_digest(digest.subscriber.email)
-        rendered = self.renderer.render(digest, unsubscribe_url=links.unsubscribe_url)
+        rendered = self.renderer.render(digest, links)
         message_id = message_id_for(self.config.sender, digest, self.run_key)
         token = token_for(message_id, self.links.secret)
         mailto = None
@@ -126,7 +130,6 @@ class MessageMaker:
             digest,
             rendered,
             message_id=message_id,
-            unsubscribe_url=links.unsubscribe_url,
             unsubscribe_mailto=mailto,
             date=self.now,
             feedback_id=feedback_id(self.config, digest.subscriber.schedule),
