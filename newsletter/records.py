@@ -302,6 +302,8 @@ class Message:
     token: str | None = None
     """The message's return token: its VERP envelope sender and mailed-unsubscribe address
     carry it, so a bounce, a complaint or an unsubscribe maps back to this one message."""
+    html_size: int = 0
+    """Bytes of the HTML part as sent (quoted-printable), what Gmail's clipping counts."""
 
     @property
     def item_count(self) -> int:

@@ -135,4 +135,4 @@ class MessageMaker:
             feedback_id=feedback_id(self.config, digest.subscriber.schedule),
         )
         data = message.data if self.sign is None else self.sign(message.data)
-        return replace(message, data=data, token=token)
+        return replace(message, data=data, token=token, html_size=rendered.html_size)

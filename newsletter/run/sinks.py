@@ -49,6 +49,9 @@ class Sink(Protocol):
     def settle(self, now: datetime, status: RunStatus, tally: RunTally) -> None:
         """Record where the run stands (composed, then how its delivery ended)."""
 
+    def abandon(self, now: datetime) -> None:
+        """Undo what this run kept (it stopped on an error that affects everyone)."""
+
 
 class OutboxSink:
     """Pending rows in the outbox, one transaction per batch, under a claimed run."""
@@ -83,6 +86,12 @@ class OutboxSink:
         assert self.run_id is not None
         self.runs.finish_run(self.run_id, now, status, tally)
 
+    def abandon(self, now: datetime) -> None:
+        """Drop the run's unsent rows, and mark it failed (a later run may take its period)."""
+        assert self.run_id is not None
+        self.store.discard_pending(self.run_id)
+        self.runs.finish_run(self.run_id, now, RunStatus.ERROR, RunTally())
+
 
 @dataclass(frozen=True, slots=True)
 class FileRow:
@@ -92,6 +101,7 @@ class FileRow:
     topics: int
     items: int
     size: int
+    """The HTML part as sent (quoted-printable), what the 100 KB budget and Gmail count."""
     path: Path | None = None
     composition: Composition | None = None
     error: str | None = None
@@ -149,7 +159,7 @@ class FileSink:
                     subscriber=message.recipient,
                     topics=len(digest.sections),
                     items=len(digest.items),
-                    size=len(message.data),
+                    size=message.html_size,
                     path=path,
                     composition=made.composition,
                 )
@@ -165,3 +175,6 @@ class FileSink:
 
     def settle(self, now: datetime, status: RunStatus, tally: RunTally) -> None:
         pass
+
+    def abandon(self, now: datetime) -> None:
+        pass  # files written so far stay: a dry run records nothing
