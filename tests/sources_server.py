@@ -1,13 +1,16 @@
-"""A real HTTP server on 127.0.0.1 for the sources tests: serves feeds, records requests.
+"""A real HTTP(S) server on loopback for the sources tests: serves feeds, records requests.
 
 Each route answers with a ``Reply``; conditional GET (ETag / Last-Modified) is
 honoured like a real server would, and misbehaving servers (slow drip, endless
 body, no answer at all) are available, each bounded in time so nothing outlives
-the test.
+the test. It listens on 127.0.0.1 by default, or ``::1``, and speaks TLS when given
+a server ``ssl.SSLContext``.
 """
 
 from __future__ import annotations
 
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,8 +39,19 @@ class Seen:
     headers: dict[str, str]
 
 
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
 class FeedServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
+        self.host = host
+        self.scheme = "https" if tls else "http"
         self.routes: dict[str, Reply | Callable[[], Reply]] = {}
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
@@ -116,10 +130,23 @@ class FeedServer:
                 self.close_connection = True
 
         class QuietServer(ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
             def handle_error(self, request: object, client_address: object) -> None:
                 pass  # clients hanging up on purpose (size caps, timeouts) are expected
 
-        self._httpd = QuietServer(("127.0.0.1", 0), Handler)
+            def get_request(self) -> tuple[socket.socket, object]:
+                conn, address = super().get_request()
+                if tls is None:
+                    return conn, address
+                conn.settimeout(MAX_MISBEHAVE_SECONDS)  # a client that never shakes hands
+                try:
+                    return tls.wrap_socket(conn, server_side=True), address
+                except (ssl.SSLError, OSError):
+                    conn.close()
+                    raise
+
+        self._httpd = QuietServer((host, 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -129,8 +156,11 @@ class FeedServer:
     def port(self) -> int:
         return int(self._httpd.server_address[1])
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, host: str | None = None) -> str:
+        """This server's URL for ``path``; ``host`` replaces its address (a name, say)."""
+        name = host or self.host
+        name = f"[{name}]" if ":" in name else name
+        return f"{self.scheme}://{name}:{self.port}{path}"
 
     def hits(self, path: str) -> list[Seen]:
         with self._lock:

@@ -1,8 +1,8 @@
 """Fetch every due feed concurrently and turn each into a ``FetchOutcome``.
 
-Downloads run on an asyncio loop (bounded by ``concurrency``); parsing runs in
-worker processes with a wall-clock limit. Whatever goes wrong with one feed
-becomes that feed's ``error`` outcome; the others carry on.
+Downloads run on an asyncio loop (bounded by ``concurrency``) through the SSRF guard
+(``guard``); parsing runs in worker processes with a wall-clock limit. Whatever goes
+wrong with one feed becomes that feed's ``error`` outcome; the others carry on.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import httpx
 
 from newsletter.sources import politeness, retrieve
+from newsletter.sources.guard import Connections, Resolver, origin
 from newsletter.sources.model import FeedSpec, FeedState, FetchOutcome
 from newsletter.sources.parse import ParseResult
 from newsletter.sources.retrieve import Download, FetchError
@@ -40,6 +41,8 @@ def fetch_feeds(
     progress: Callable[[FetchOutcome], None] | None = None,
     parse_timeout: float = PARSE_TIMEOUT,
     parse_workers: int | None = None,
+    allow_private: bool = False,
+    resolver: Resolver | None = None,
 ) -> list[FetchOutcome]:
     """Fetch the due feeds; one outcome per input feed, in input order.
 
@@ -47,6 +50,11 @@ def fetch_feeds(
     whole (connect, redirects, body), ``max_bytes`` its decompressed size. ``force``
     fetches feeds that are not due yet or disabled. ``progress`` is called once per
     feed as it finishes. Feeds with state ``None`` have never been fetched.
+
+    Downloads connect only to public addresses, except the origin each feed's
+    configured URL (``FeedSpec.url``) names; ``allow_private`` (the config's
+    ``fetch_private_addresses``) lifts that check. ``resolver`` replaces the system's
+    name lookup (tests).
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -59,6 +67,8 @@ def fetch_feeds(
         progress=progress,
         parse_timeout=parse_timeout,
         parse_workers=parse_workers or min(concurrency, os.cpu_count() or 1),
+        allow_private=allow_private,
+        resolver=resolver,
     )
     try:
         asyncio.get_running_loop()
@@ -81,6 +91,8 @@ class _Run:
         progress: Callable[[FetchOutcome], None] | None,
         parse_timeout: float,
         parse_workers: int,
+        allow_private: bool,
+        resolver: Resolver | None,
     ) -> None:
         self._clock = now
         self.concurrency = concurrency
@@ -90,6 +102,8 @@ class _Run:
         self.progress = progress
         self.parse_timeout = parse_timeout
         self.parse_workers = parse_workers
+        self.allow_private = allow_private
+        self.resolver = resolver
 
     def now(self) -> datetime:
         return self._clock().astimezone(UTC)
@@ -101,26 +115,28 @@ class _Run:
             max_connections=self.concurrency, max_keepalive_connections=self.concurrency
         )
         timeouts = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
+        headers = {"User-Agent": retrieve.USER_AGENT, "Accept": retrieve.ACCEPT}
         memory_limit = max(1 << 30, 64 * self.max_bytes)
         pool = ParserPool(self.parse_workers, timeout=self.parse_timeout, memory_limit=memory_limit)
         # Parses block on a worker, so they get threads of their own.
         threads = ThreadPoolExecutor(self.parse_workers, thread_name_prefix="parse")
         with pool, threads:
-            async with httpx.AsyncClient(
-                headers={"User-Agent": retrieve.USER_AGENT, "Accept": retrieve.ACCEPT},
-                timeout=timeouts,
+            async with Connections(
+                allow_private=self.allow_private,
+                resolver=self.resolver,
                 limits=limits,
-                follow_redirects=False,
-            ) as client:
+                timeout=timeouts,
+                headers=headers,
+            ) as connections:
                 tasks = [
-                    self._guarded(client, semaphore, pool, threads, spec, state)
+                    self._guarded(connections, semaphore, pool, threads, spec, state)
                     for spec, state in feeds
                 ]
                 return list(await asyncio.gather(*tasks))
 
     async def _guarded(
         self,
-        client: httpx.AsyncClient,
+        connections: Connections,
         semaphore: asyncio.Semaphore,
         pool: ParserPool,
         threads: ThreadPoolExecutor,
@@ -129,7 +145,7 @@ class _Run:
     ) -> FetchOutcome:
         state = _utc_state(state) if state is not None else FeedState(url=spec.url)
         try:
-            outcome = await self._one(client, semaphore, pool, threads, spec, state)
+            outcome = await self._one(connections, semaphore, pool, threads, spec, state)
         except Exception as exc:  # a bug must cost one feed, not the run
             log.exception("unexpected error while fetching feed %s", spec.name)
             message = f"internal error: {type(exc).__name__}: {exc}"
@@ -144,7 +160,7 @@ class _Run:
 
     async def _one(
         self,
-        client: httpx.AsyncClient,
+        connections: Connections,
         semaphore: asyncio.Semaphore,
         pool: ParserPool,
         threads: ThreadPoolExecutor,
@@ -160,7 +176,7 @@ class _Run:
                 return FetchOutcome(spec.name, "skipped", (), state, f"not due until {when}")
         try:
             async with semaphore:
-                answer = await self._download(client, state)
+                answer = await self._download(connections, spec, state)
         except FetchError as exc:
             message = str(exc)
             new_state = politeness.failed(state, now=self.now(), message=message)
@@ -210,7 +226,9 @@ class _Run:
             spec.name, "new", result.entries, new_state, message + moved, result.warnings
         )
 
-    async def _download(self, client: httpx.AsyncClient, state: FeedState) -> Download:
+    async def _download(
+        self, connections: Connections, spec: FeedSpec, state: FeedState
+    ) -> Download:
         path = retrieve.local_path(state.url)
         if path is not None:
             return await asyncio.to_thread(
@@ -223,8 +241,9 @@ class _Run:
             scheme = state.url.split(":", 1)[0]
             raise FetchError(f"unsupported URL scheme {scheme!r} (use http, https, file or a path)")
         return await retrieve.download(
-            client,
+            connections,
             state.url,
+            configured=origin(spec.url),
             etag=state.etag,
             last_modified=state.last_modified,
             max_bytes=self.max_bytes,

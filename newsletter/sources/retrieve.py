@@ -1,9 +1,11 @@
 """Download one feed politely and safely: conditional GET, size cap, bounded time.
 
-Redirects are followed by hand so that a permanent one can update the stored URL and
-one to a non-http(s) scheme is refused. Bodies are decompressed here, not by httpx,
-so the size cap applies to the decompressed bytes with a bounded output per step
-(a gzip bomb stops at the cap instead of inflating in one go).
+Redirects are followed by hand so that a permanent one can update the stored URL, and
+one to a non-http(s) scheme, from https to http, or to a private address is refused
+(the address check itself happens at connect time, in ``guard``). Bodies are
+decompressed here, not by httpx, so the size cap applies to the decompressed bytes
+with a bounded output per step (a gzip bomb stops at the cap instead of inflating in
+one go).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.request import url2pathname
 import httpx
 
 import newsletter
+from newsletter.sources.guard import Connections, Origin, RefusedAddress
 
 USER_AGENT = f"newsletter/{newsletter.__version__} (+{newsletter.PROJECT_URL})"
 ACCEPT = (
@@ -115,18 +118,23 @@ class _Decoder:
 
 
 async def download(
-    client: httpx.AsyncClient,
+    connections: Connections,
     url: str,
     *,
+    configured: Origin | None,
     etag: str | None,
     last_modified: str | None,
     max_bytes: int,
     timeout: float,
 ) -> Download:
-    """GET ``url`` (following up to five redirects) within ``timeout`` seconds in total."""
+    """GET ``url`` (following up to five redirects) within ``timeout`` seconds in total.
+
+    ``configured`` is the origin the admin wrote for this feed: the one place it may
+    reach even at a private address (see ``guard``).
+    """
     try:
         async with asyncio.timeout(timeout):
-            return await _download(client, url, etag, last_modified, max_bytes)
+            return await _download(connections, url, configured, etag, last_modified, max_bytes)
     except TimeoutError:
         raise FetchError(f"no complete answer within {timeout:g} s (timed out)") from None
     except httpx.TimeoutException:
@@ -140,8 +148,9 @@ async def download(
 
 
 async def _download(
-    client: httpx.AsyncClient,
+    connections: Connections,
     url: str,
+    configured: Origin | None,
     etag: str | None,
     last_modified: str | None,
     max_bytes: int,
@@ -153,14 +162,20 @@ async def _download(
         headers["If-Modified-Since"] = last_modified
     moved_to: str | None = None
     all_permanent = True
-    for _hop in range(MAX_REDIRECTS + 1):
+    for hop in range(MAX_REDIRECTS + 1):
+        client = connections.client_for(url, configured)
         request = client.build_request("GET", url, headers=headers)
-        response = await client.send(request, stream=True)
+        try:
+            response = await client.send(request, stream=True)
+        except RefusedAddress as exc:
+            raise FetchError(_refused(exc, url, redirected=hop > 0)) from None
         try:
             if response.status_code in _REDIRECTS and "location" in response.headers:
                 target = urljoin(url, response.headers["location"].strip())
                 if not is_http(target):
                     raise FetchError(f"refused a redirect to a non-http(s) URL: {target[:200]}")
+                if _scheme(url) == "https" and _scheme(target) == "http":
+                    raise FetchError(f"redirect from https to http refused: {target[:200]}")
                 all_permanent = all_permanent and response.status_code in _PERMANENT
                 if all_permanent:
                     moved_to = target
@@ -181,6 +196,25 @@ async def _download(
         finally:
             await response.aclose()
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _scheme(url: str) -> str:
+    return urlsplit(url).scheme.lower()
+
+
+def _refused(exc: RefusedAddress, url: str, *, redirected: bool) -> str:
+    """The operator's message for a connection the guard refused."""
+    where = (
+        f"{exc.host} is {exc.address} ({exc.reason})"
+        if exc.host != exc.address
+        else (f"{exc.address} is {exc.reason}")
+    )
+    if redirected:
+        return f"redirect to a private address refused: {url[:200]} ({where})"
+    return (
+        f"refused to connect to a private address: {where}; only the URL in the config may "
+        "point there (or set fetch_private_addresses: true)"
+    )
 
 
 async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
