@@ -1,8 +1,9 @@
 """Fetch every due feed concurrently and turn each into a ``FetchOutcome``.
 
 Downloads run on an asyncio loop (bounded by ``concurrency``) through the SSRF guard
-(``guard``); parsing runs in worker processes with a wall-clock limit. Whatever goes
-wrong with one feed becomes that feed's ``error`` outcome; the others carry on.
+(``guard``); parsing runs in the process's lasting parser pool (``worker``) with a
+wall-clock limit. Whatever goes wrong with one feed becomes that feed's ``error``
+outcome; the others carry on.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from newsletter.sources.guard import Connections, Resolver, origin
 from newsletter.sources.model import FeedSpec, FeedState, FetchOutcome
 from newsletter.sources.parse import ParseResult
 from newsletter.sources.retrieve import Download, FetchError
-from newsletter.sources.worker import ParseJob, ParserPool
+from newsletter.sources.worker import ParseJob, ParserPool, shared_pool
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,9 @@ def fetch_feeds(
     Downloads connect only to public addresses, except the origin each feed's
     configured URL (``FeedSpec.url``) names; ``allow_private`` (the config's
     ``fetch_private_addresses``) lifts that check. ``resolver`` replaces the system's
-    name lookup (tests).
+    name lookup (tests). Parsing uses the process's lasting parser pool: the first
+    body to parse starts it, at most ``parse_workers`` of its processes work for
+    this call.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -104,6 +107,8 @@ class _Run:
         self.parse_workers = parse_workers
         self.allow_private = allow_private
         self.resolver = resolver
+        self.memory_limit = max(1 << 30, 64 * max_bytes)
+        """Per parse: generous for any real feed within ``max_bytes``, fatal to a bomb."""
 
     def now(self) -> datetime:
         return self._clock().astimezone(UTC)
@@ -116,11 +121,11 @@ class _Run:
         )
         timeouts = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
         headers = {"User-Agent": retrieve.USER_AGENT, "Accept": retrieve.ACCEPT}
-        memory_limit = max(1 << 30, 64 * self.max_bytes)
-        pool = ParserPool(self.parse_workers, timeout=self.parse_timeout, memory_limit=memory_limit)
-        # Parses block on a worker, so they get threads of their own.
+        pool = shared_pool(self.parse_workers)
+        # A parse blocks its thread on a child's pipe; this many threads bound how many
+        # of the pool's processes this call keeps busy.
         threads = ThreadPoolExecutor(self.parse_workers, thread_name_prefix="parse")
-        with pool, threads:
+        with threads:
             async with Connections(
                 allow_private=self.allow_private,
                 resolver=self.resolver,
@@ -203,9 +208,12 @@ class _Run:
             location=answer.url if retrieve.is_http(answer.url) else _file_url(answer.url),
             spec=spec,
             now=now,
+            memory_limit=self.memory_limit,
         )
         loop = asyncio.get_running_loop()
-        result: ParseResult = await loop.run_in_executor(threads, pool.parse, job)
+        result: ParseResult = await loop.run_in_executor(
+            threads, pool.parse, job, self.parse_timeout
+        )
         if result.error is not None:
             new_state = politeness.failed(state, now=now, message=result.error, url=url)
             return FetchOutcome(spec.name, "error", (), new_state, result.error + moved)
