@@ -37,6 +37,8 @@ class Reply:
 class Seen:
     path: str
     headers: dict[str, str]
+    client_port: int = 0
+    """The client's source port: the same port twice means a reused connection."""
 
 
 def has_ipv6_loopback() -> bool:
@@ -67,7 +69,11 @@ class FeedServer:
             def do_GET(self) -> None:
                 with server._lock:
                     server.requests.append(
-                        Seen(self.path, {k.lower(): v for k, v in self.headers.items()})
+                        Seen(
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            int(self.client_address[1]),
+                        )
                     )
                 route = server.routes.get(self.path)
                 if route is None:

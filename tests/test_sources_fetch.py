@@ -174,6 +174,21 @@ def test_permanent_redirect_updates_the_url_and_temporary_does_not(
     assert temp.status == "new" and temp.state.url == server.url("/tmp")
 
 
+def test_304_redirect_and_error_answers_leave_the_connection_reusable(
+    server: FeedServer, clock: Clock
+) -> None:
+    server.routes["/same"] = Reply(body=rss("a"), etag='"e"', headers={"Content-Type": RSS})
+    server.routes["/hop"] = Reply(302, b"see /same", headers={"Location": "/same"})
+    server.routes["/broken"] = Reply(500, b"oops")
+    specs = [FeedSpec(n, server.url(f"/{n}")) for n in ("same", "hop", "broken")]
+    state = FeedState(url=server.url("/same"), etag='"e"')
+    outcomes = fetch_feeds(
+        [(specs[0], state), (specs[1], None), (specs[2], None)], now=clock, concurrency=1
+    )
+    assert [o.status for o in outcomes] == ["not_modified", "new", "error"]
+    assert len({seen.client_port for seen in server.requests}) == 1  # one connection for all
+
+
 def test_410_disables_the_feed_until_forced(server: FeedServer, clock: Clock) -> None:
     server.routes["/gone"] = Reply(410, b"gone")
     spec = FeedSpec("gone", server.url("/gone"))

@@ -337,16 +337,8 @@ def test_each_connection_resolves_once_and_connects_to_the_checked_address() -> 
 
 
 def test_the_configured_origin_goes_through_the_unchecked_pool_and_nothing_else() -> None:
-    import httpx
-
     async def scenario() -> list[bool]:
-        async with Connections(
-            allow_private=False,
-            resolver=None,
-            limits=httpx.Limits(),
-            timeout=httpx.Timeout(1.0),
-            headers={},
-        ) as connections:
+        async with Connections(allow_private=False, resolver=None, max_connections=1) as pools:
             home = ("http", "127.0.0.1", 8000)
             urls = [
                 "http://127.0.0.1:8000/feed",
@@ -356,6 +348,6 @@ def test_the_configured_origin_goes_through_the_unchecked_pool_and_nothing_else(
                 "http://localhost:8000/feed",  # another host, even if the same machine
                 "https://public.example/moved",
             ]
-            return [connections.client_for(u, home) is connections.trusted for u in urls]
+            return [pools.pool_for(u, home) is pools.trusted for u in urls]
 
     assert asyncio.run(scenario()) == [True, True, False, False, False, False]

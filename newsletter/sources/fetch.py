@@ -16,8 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import httpx
-
 from newsletter.sources import politeness, retrieve
 from newsletter.sources.guard import Connections, Resolver, origin
 from newsletter.sources.model import FeedSpec, FeedState, FetchOutcome
@@ -115,12 +113,6 @@ class _Run:
 
     async def all(self, feeds: Sequence[tuple[FeedSpec, FeedState | None]]) -> list[FetchOutcome]:
         semaphore = asyncio.Semaphore(self.concurrency)
-        # Generous per-step limits; the whole-download deadline is enforced in retrieve.
-        limits = httpx.Limits(
-            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-        )
-        timeouts = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
-        headers = {"User-Agent": retrieve.USER_AGENT, "Accept": retrieve.ACCEPT}
         pool = shared_pool(self.parse_workers)
         # A parse blocks its thread on a child's pipe; this many threads bound how many
         # of the pool's processes this call keeps busy.
@@ -129,9 +121,7 @@ class _Run:
             async with Connections(
                 allow_private=self.allow_private,
                 resolver=self.resolver,
-                limits=limits,
-                timeout=timeouts,
-                headers=headers,
+                max_connections=self.concurrency,
             ) as connections:
                 tasks = [
                     self._guarded(connections, semaphore, pool, threads, spec, state)
