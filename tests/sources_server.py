@@ -30,7 +30,8 @@ class Reply:
     last_modified: str | None = None
     mode: str = "normal"
     """``normal``, ``drip`` (one byte per 0.1 s), ``endless`` (64 KB chunks), ``hang``,
-    or ``short`` (promises the body's length, sends half, hangs up)."""
+    ``short`` (promises the body's length, sends half, hangs up) or ``hang-up`` (a whole
+    answer, then the connection closed without saying so, as an idle timeout does)."""
 
 
 @dataclass
@@ -99,7 +100,7 @@ class FeedServer:
                 if reply.last_modified:
                     headers.setdefault("Last-Modified", reply.last_modified)
                 body = b"" if status == 304 else reply.body
-                if reply.mode in ("normal", "short"):
+                if reply.mode in ("normal", "short", "hang-up"):
                     headers["Content-Length"] = str(len(body))
                 else:
                     headers["Connection"] = "close"
@@ -109,6 +110,9 @@ class FeedServer:
                 try:
                     if reply.mode == "normal":
                         self.wfile.write(body)
+                    elif reply.mode == "hang-up":
+                        self.wfile.write(body)
+                        self.close_connection = True
                     elif reply.mode == "short":
                         self.wfile.write(body[: len(body) // 2])
                         self.close_connection = True

@@ -189,6 +189,20 @@ def test_304_redirect_and_error_answers_leave_the_connection_reusable(
     assert len({seen.client_port for seen in server.requests}) == 1  # one connection for all
 
 
+def test_a_kept_alive_connection_the_server_closed_is_not_reused(
+    server: FeedServer, clock: Clock
+) -> None:
+    server.routes["/first"] = Reply(body=rss("a"), headers={"Content-Type": RSS}, mode="hang-up")
+    server.routes["/second"] = Reply(body=rss("b"), headers={"Content-Type": RSS})
+    first, second = fetch_feeds(
+        [(FeedSpec(n, server.url(f"/{n}")), None) for n in ("first", "second")],
+        now=clock,
+        concurrency=1,
+    )
+    assert first.status == second.status == "new", second.message
+    assert len({seen.client_port for seen in server.requests}) == 2
+
+
 def test_410_disables_the_feed_until_forced(server: FeedServer, clock: Clock) -> None:
     server.routes["/gone"] = Reply(410, b"gone")
     spec = FeedSpec("gone", server.url("/gone"))

@@ -29,6 +29,7 @@ import httpcore
 import httpx
 
 from newsletter.sources.addresses import refusal
+from newsletter.sources.streams import AsyncioBackend
 
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """``(host, port) -> addresses``: how names become IP addresses (inject one in tests)."""
@@ -84,7 +85,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> None:
         self.check = check
         self.resolver = resolver
-        self.inner = inner or httpcore.AnyIOBackend()
+        self.inner = inner or AsyncioBackend()
 
     async def addresses(self, host: str, port: int) -> list[str]:
         """Every address ``host`` stands for (an IP literal stands for itself)."""
