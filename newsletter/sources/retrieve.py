@@ -3,9 +3,9 @@
 Redirects are followed by hand so that a permanent one can update the stored URL, and
 one to a non-http(s) scheme, from https to http, or to a private address is refused
 (the address check itself happens at connect time, in ``guard``). Bodies are
-decompressed here, not by the HTTP library, so the size cap applies to the decompressed bytes
-with a bounded output per step (a gzip bomb stops at the cap instead of inflating in
-one go).
+decompressed here, not by the HTTP library, so the size cap applies to the decompressed
+bytes with a bounded output per step (a gzip bomb stops at the cap instead of inflating
+in one go).
 """
 
 from __future__ import annotations
