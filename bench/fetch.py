@@ -10,8 +10,9 @@ other, the second pass sending the stored etag/modified; for the 304 pass also b
 sequential conditional GETs (``urllib``, and ``httpx.Client`` with keep-alive), the
 floor for "ask every feed whether it changed". Each side runs in a fresh process; its
 peak memory is the largest resident set of its whole process tree (parser workers
-included), sampled from /proc. Every ratio is "how many times better": > 1 means ours
-wins. Run with ``python -m bench.fetch [--quick]``.
+included), sampled from /proc; CPU time is that of the tree too (it shows what the work
+costs when neighbours on a shared machine distort the wall clock). Every ratio is "how
+many times better": > 1 means ours wins. Run with ``python -m bench.fetch [--quick]``.
 """
 
 from __future__ import annotations
@@ -119,27 +120,55 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _tree_cpu() -> float:
+    """CPU seconds used so far by this process and its children, live or reaped."""
+    import resource
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    stack = [
+        int(c) for c in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    ]
+    while stack:
+        pid = stack.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _timed(work: Any) -> tuple[Any, float, float]:
+    """``work()``'s result, wall seconds and CPU seconds (process tree)."""
+    cpu, started = _tree_cpu(), time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - started, _tree_cpu() - cpu
+
+
 def _ours(urls: list[str], out: Any) -> None:
     from newsletter.sources import FeedSpec, fetch_feeds
 
     clock = [datetime(2024, 3, 11, tzinfo=UTC)]
     specs = [FeedSpec(f"f{i}", url) for i, url in enumerate(urls)]
-    started = time.perf_counter()
-    first = fetch_feeds([(s, None) for s in specs], now=lambda: clock[0])
-    first_s = time.perf_counter() - started
-    clock[0] += timedelta(hours=1)
-    started = time.perf_counter()
-    second = fetch_feeds(
-        [(s, o.state) for s, o in zip(specs, first, strict=True)], now=lambda: clock[0]
+    first, first_s, first_cpu = _timed(
+        lambda: fetch_feeds([(s, None) for s in specs], now=lambda: clock[0])
     )
-    second_s = time.perf_counter() - started
-    started = time.perf_counter()
-    warm = fetch_feeds([(s, None) for s in specs], now=lambda: clock[0])
-    warm_s = time.perf_counter() - started
+    clock[0] += timedelta(hours=1)
+    again = [(s, o.state) for s, o in zip(specs, first, strict=True)]
+    second, second_s, second_cpu = _timed(lambda: fetch_feeds(again, now=lambda: clock[0]))
+    warm, warm_s, _ = _timed(lambda: fetch_feeds([(s, None) for s in specs], now=lambda: clock[0]))
     out.put(
         {
             "first_s": first_s,
+            "first_cpu_s": first_cpu,
             "second_s": second_s,
+            "second_cpu_s": second_cpu,
             "warm_s": warm_s,
             "entries": sum(len(o.entries) for o in first),
             "warm_entries": sum(len(o.entries) for o in warm),
@@ -152,19 +181,19 @@ def _ours(urls: list[str], out: Any) -> None:
 def _baseline(urls: list[str], out: Any) -> None:
     import feedparser
 
-    started = time.perf_counter()
-    results = [feedparser.parse(url) for url in urls]
-    first_s = time.perf_counter() - started
-    started = time.perf_counter()
-    second = [
-        feedparser.parse(url, etag=r.get("etag"), modified=r.get("modified"))
-        for url, r in zip(urls, results, strict=True)
-    ]
-    second_s = time.perf_counter() - started
+    results, first_s, first_cpu = _timed(lambda: [feedparser.parse(url) for url in urls])
+    second, second_s, second_cpu = _timed(
+        lambda: [
+            feedparser.parse(url, etag=r.get("etag"), modified=r.get("modified"))
+            for url, r in zip(urls, results, strict=True)
+        ]
+    )
     out.put(
         {
             "first_s": first_s,
+            "first_cpu_s": first_cpu,
             "second_s": second_s,
+            "second_cpu_s": second_cpu,
             "entries": sum(len(r.entries) for r in results),
             "first_ok": sum(r.get("status") == 200 for r in results),
             "second_304": sum(r.get("status") == 304 for r in second),
@@ -189,18 +218,18 @@ def _conditional(urls: list[str], out: Any) -> None:
             return exc.code, etag
 
     etags = {url: urllib_get(url, None)[1] for url in urls}  # the unconditional pass
-    started = time.perf_counter()
-    statuses = [urllib_get(url, etags[url])[0] for url in urls]
-    urllib_s = time.perf_counter() - started
+    statuses, urllib_s, urllib_cpu = _timed(lambda: [urllib_get(u, etags[u])[0] for u in urls])
     with httpx.Client() as client:
-        started = time.perf_counter()
-        codes = [
-            client.get(url, headers={"If-None-Match": etags[url] or ""}).status_code for url in urls
-        ]
-        httpx_s = time.perf_counter() - started
+        codes, httpx_s, _ = _timed(
+            lambda: [
+                client.get(url, headers={"If-None-Match": etags[url] or ""}).status_code
+                for url in urls
+            ]
+        )
     out.put(
         {
             "urllib_s": urllib_s,
+            "urllib_cpu_s": urllib_cpu,
             "httpx_s": httpx_s,
             "second_304": min(statuses.count(304), codes.count(304)),
         }
@@ -363,6 +392,15 @@ def run(quick: bool) -> list[Row]:
             "sequential conditional GETs (httpx.Client, keep-alive)",
         ),
         seconds("all-304 pass wall time", ours["second_s"], base["second_s"], fp),
+        # CPU seconds of the whole process tree: what the work costs, whatever the
+        # neighbours on a shared machine do to the wall clock.
+        seconds("first pass CPU time", ours["first_cpu_s"], base["first_cpu_s"], fp),
+        seconds(
+            "all-304 pass CPU time",
+            ours["second_cpu_s"],
+            gets["urllib_cpu_s"],
+            "sequential conditional GETs (urllib)",
+        ),
         row(
             f"fetch first pass throughput ({scale}) vs {fp}",
             expected / ours["first_s"],
