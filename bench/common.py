@@ -10,7 +10,6 @@ import json
 import multiprocessing
 import random
 import re
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from newsletter.demo import sample_papers
+from tests.smtp_sink import free_port
 
 Row = dict[str, Any]
 SEED = 20261126
@@ -41,12 +41,6 @@ def row(
         "unit": unit,
         "ratio": round(ratio, 2),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- workload --------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import smtplib
-import socket
 import ssl
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from aiosmtpd.controller import Controller
 
 from newsletter import records
 from newsletter.deliver.smtp import SendResult, SmtpSender, SmtpSettings, send_many
+from tests.smtp_sink import free_port
 
 BODY_BYTES = 16 * 1024
 """About one rendered digest (HTML and text parts, quoted-printable)."""
@@ -51,12 +51,6 @@ def _sink_process(
     ready.set()
     stop.wait()
     controller.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _messages(n: int) -> list[records.Message]:
@@ -130,7 +124,7 @@ def _compare(n: int, tls: bool, workdir: str) -> dict[str, Any]:
         issued.cert_chain_pems[0].write_to_path(chain)
         issued.private_key_pem.write_to_path(key)
         cert = (chain, key)
-    port = _free_port()
+    port = free_port()
     ctx = multiprocessing.get_context("spawn")
     counter, ready, stop = ctx.Value("i", 0), ctx.Event(), ctx.Event()
     sink = ctx.Process(target=_sink_process, args=(port, counter, ready, stop, cert), daemon=True)

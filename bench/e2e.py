@@ -67,22 +67,16 @@ def fresh_database(backend: str, root: Path) -> Iterator[str]:
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Runs in its own process: `send --workers N` as the CLI would, minus argument parsing."""
-    from newsletter.checks import check_query
+    from newsletter.app import open_app
     from newsletter.clock import system_clock
-    from newsletter.config import load_config, read_environment
-    from newsletter.pipeline import App
-    from newsletter.store import Store
-    from newsletter.workers import peak_rss_kib, send_with_workers
+    from newsletter.run import send_with_workers
+    from newsletter.run.workers import peak_rss_kib
 
-    env = read_environment(Path(spec["env_file"]))
-    config = load_config(Path(spec["config"]), query_checker=check_query)
-    store = Store.open(env.database_url or config.database_url)
-    app = App(config=config, env=env, store=store, clock=system_clock)
-    outcome = send_with_workers(app, spec["workers"], say=lambda _line: None)
-    store.close()
+    with open_app(Path(spec["env_file"]), Path(spec["config"]), system_clock) as app:
+        outcome = send_with_workers(app, spec["workers"])
     return {
-        "composed": outcome.composed,
-        "sent": outcome.sent,
+        "composed": outcome.tally.composed,
+        "sent": outcome.tally.sent,
         "complete": outcome.complete,
         "processes": outcome.processes,
         "parent_peak_kib": peak_rss_kib(),

@@ -274,7 +274,9 @@ def _row(name: str, value: float, baseline: float, unit: str) -> dict[str, Any]:
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    return throughput(quick) + quality(semantic_rows=not quick)
+    from bench import match_folding
+
+    return throughput(quick) + quality(semantic_rows=not quick) + match_folding.run()
 
 
 def throughput(quick: bool) -> list[dict[str, Any]]:

@@ -1,12 +1,12 @@
-"""Operator views over subscribers and the unsubscribe web app's wiring."""
+"""Operator views over subscribers: who gets mail, who is suppressed, what is failing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlparse
 
-from newsletter.pipeline import App
+from newsletter.app import App
+from newsletter.store import DeliverySummary
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,15 @@ class SubscriberStatus:
 
 def subscriber_statuses(app: App) -> list[SubscriberStatus]:
     """Every subscriber in the config, with what the database knows about them."""
-    suppressed = app.store.suppressed()
+    suppressed = app.store.suppressions()
     summary = app.store.delivery_summary()
     rows = []
     for sub in app.config.subscribers:
         key = sub.email.lower()
-        info = summary.get(key, {})
-        if key in suppressed:
-            reason, since = suppressed[key]
-            status = f"suppressed ({reason}) since {since:%Y-%m-%d %H:%M} UTC"
+        info = summary.get(key, DeliverySummary())
+        found = suppressed.get(key)
+        if found is not None:
+            status = f"suppressed ({found.reason}) since {found.since:%Y-%m-%d %H:%M} UTC"
         else:
             status = "active"
         rows.append(
@@ -44,25 +44,9 @@ def subscriber_statuses(app: App) -> list[SubscriberStatus]:
                 timezone=sub.timezone,
                 topics=len(sub.topics),
                 status=status,
-                last_digest=info.get("last_sent"),
-                failed=int(info.get("failed", 0)),
-                deferred=int(info.get("deferred", 0)),
+                last_digest=info.last_sent,
+                failed=info.failed,
+                deferred=info.deferred,
             )
         )
     return rows
-
-
-def serve(app: App, *, host: str, port: int) -> None:
-    """Run the unsubscribe web app under the path of ``base_url`` until interrupted."""
-    from newsletter.web import create_app
-    from newsletter.web import serve as run_server
-
-    secret = app.env.require_secret()
-    web = create_app(
-        secret=secret,
-        suppressions=app.store,
-        base_path=urlparse(app.config.base_url).path or "/",
-        title=app.config.title,
-        now=app.clock,
-    )
-    run_server(web, host=host, port=port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from newsletter.config import ConfigError, Environment, Problem, load_config
+from newsletter.config.env import MAKE_SECRET, SECRET_GOOD, secret_problem
 from newsletter.config.errors import display_path
 
 
@@ -32,26 +33,31 @@ def semantic_problem() -> str | None:
 
 def check_everything(path: Path, env: Environment) -> tuple[list[Problem], str]:
     """Return (problems, summary). Problems are fatal; the summary also lists warnings."""
-    from newsletter.render import RenderSettings, check_templates
+    from newsletter.render import check_templates
+    from newsletter.run.messages import render_settings
 
     try:
         config = load_config(path, query_checker=check_query, semantic_problem=semantic_problem)
     except ConfigError as exc:
         return exc.problems, ""
     problems: list[Problem] = []
-    settings = RenderSettings(
-        title=config.title,
-        base_url=config.base_url,
-        sender=config.sender,
-        template_dir=config.templates_dir,
-    )
-    for line in check_templates(settings):
+    for line in check_templates(render_settings(config)):
         file, _, rest = line.partition(":")
         number, _, message = rest.partition(":")
         problems.append(
             Problem(file, int(number) if number.isdigit() else None, message.strip() or line)
         )
     warnings = []
+    if env.secret:
+        trouble = secret_problem(env.secret)
+        if trouble is not None:
+            problems.append(Problem(env.source, None, trouble))
+        elif len(env.secret) < SECRET_GOOD:
+            warnings.append(
+                f"warning: NEWSLETTER_SECRET is {len(env.secret)} characters; "
+                f"{SECRET_GOOD} or more make forged links hopeless — `{MAKE_SECRET}` "
+                "(changing it invalidates links already mailed)"
+            )
     for feed in config.feeds:
         if "://" not in feed.url and not config.resolve(feed.url).exists():
             warnings.append(

@@ -1,23 +1,36 @@
-"""Command line: parses arguments and calls one function per command.
+"""Command line: parses arguments and calls the run (or a query) once per command.
 
 Exit status: 0 all well, 1 the work did not all succeed (e.g. messages deferred),
-2 a problem a person must fix (configuration, environment, usage).
+2 a problem a person must fix (configuration, environment, usage) — see
+:mod:`newsletter.errors`.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from newsletter import __version__
+from newsletter import __version__, logs
 from newsletter.clock import Clock, system_clock
-from newsletter.config import ConfigError, Environment, Problem, load_config, read_environment
-from newsletter.pipeline import App
+from newsletter.config import ConfigError, Environment, load_config, read_environment
+from newsletter.errors import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_USER,
+    NewsletterError,
+    UsageError,
+    UserError,
+)
 
-EXIT_OK, EXIT_INCOMPLETE, EXIT_CONFIG = 0, 1, 2
+if TYPE_CHECKING:
+    from newsletter.app import App
+    from newsletter.run import RunOptions
 DEFAULT_OUT = Path("out/dry-run")
 
 
@@ -118,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--subscriber", metavar="EMAIL", help="show what this subscriber's next digest would hold"
     )
     match.add_argument("--json", action="store_true", help="a JSON array, one object per entry")
+    match.add_argument(
+        "--stemming",
+        choices=("plural", "snowball"),
+        default="plural",
+        help="how QUERY's words fold, as a topic's stemming: key (default: plural)",
+    )
 
     preview = command("preview", "write the HTML and text of a subscriber's next digest")
     preview.add_argument("--subscriber", metavar="EMAIL", required=True)
@@ -164,86 +183,84 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace) -> tuple[Environment, Path]:
+def _environment(args: argparse.Namespace) -> tuple[Environment, Path]:
     env = read_environment(args.env_file)
     return env, args.config or env.config_path
 
 
-def _open_app(args: argparse.Namespace) -> App:
-    """Load and validate everything once; the stages get typed objects."""
-    from newsletter.checks import check_query, semantic_problem
-    from newsletter.store import Store
+def _app(args: argparse.Namespace) -> AbstractContextManager[App]:
+    """Load and validate everything once; the stages get typed objects; the store is closed
+    when the command ends, whatever happens."""
+    from newsletter.app import open_app
 
-    env, path = _load(args)
-    config = load_config(path, query_checker=check_query, semantic_problem=semantic_problem)
-    store = Store.open(env.database_url or config.database_url)
-    return App(config=config, env=env, store=store, clock=args.clock)
+    return open_app(args.env_file, args.config, args.clock)
 
 
-def _print_problems(problems: Sequence[Problem]) -> None:
-    for problem in problems:
+def _print_problems(error: NewsletterError) -> None:
+    for problem in error.problems:
         print(str(problem), file=sys.stderr)
-    count = len(problems)
-    print(f"{count} problem{'s' if count != 1 else ''} found.", file=sys.stderr)
+    if isinstance(error, UserError):
+        count = len(error.problems)
+        print(f"{count} problem{'s' if count != 1 else ''} found.", file=sys.stderr)
+
+
+def _options(args: argparse.Namespace, app: App) -> RunOptions:
+    from newsletter import report
+    from newsletter.run import Audience, RunOptions
+
+    return RunOptions(
+        audience=Audience(only=args.subscriber),
+        fetch=not args.no_fetch,
+        retry_deferred=getattr(args, "retry_deferred", False),
+        on_fetch=report.fetch_progress(len(app.config.feeds)),
+        on_result=report.send_progress(),
+    )
 
 
 def cmd_send(args: argparse.Namespace) -> int:
     from newsletter import report
+    from newsletter.run import DigestRun, FileSink, send_with_workers
 
-    app = _open_app(args)
-    try:
+    with _app(args) as app:
+        options = _options(args, app)
         if args.dry_run:
-            from newsletter.pipeline import dry_run
-
-            result = dry_run(
-                app,
-                out_dir=args.out,
-                only=args.subscriber,
-                fetch_first=not args.no_fetch,
-                progress=report.fetch_progress(len(app.config.feeds)),
-            )
+            sink = FileSink(args.out)
+            result = DigestRun(app, sink, options).execute()
             report.print_fetch(result.fetched)
-            report.print_dry_run(result)
-            return EXIT_OK
-        from newsletter.workers import send_with_workers
-
-        outcome = send_with_workers(
-            app,
-            args.workers,
-            only=args.subscriber,
-            fetch_first=not args.no_fetch,
-            retry_deferred=args.retry_deferred,
-            on_result=report.send_progress(),
-            progress=report.fetch_progress(len(app.config.feeds)),
-        )
-        report.print_fetch(outcome.fetched)
-        report.print_send(outcome)
-        return EXIT_OK if outcome.complete else EXIT_INCOMPLETE
-    finally:
-        app.store.close()
+            report.print_dry_run(
+                sink.rows,
+                sink.skipped,
+                out_dir=args.out,
+                lookback_days=app.config.digest.lookback_days,
+                max_items=app.config.digest.max_items,
+            )
+            return EXIT_OK if result.tally.complete else EXIT_INCOMPLETE
+        result = send_with_workers(app, args.workers, options)
+        report.print_fetch(result.fetched)
+        report.print_send(result)
+        return EXIT_OK if result.complete else EXIT_INCOMPLETE
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     from newsletter import report
-    from newsletter.pipeline import fetch
+    from newsletter.run import fetch_and_store
 
-    app = _open_app(args)
-    try:
+    with _app(args) as app:
         progress = report.fetch_progress(len(app.config.feeds))
-        outcomes = fetch(app, force=args.force, progress=progress)
+        outcomes = fetch_and_store(
+            app.config, app.store, app.store, now=app.clock, force=args.force, progress=progress
+        )
         report.print_fetch(outcomes, always=True)
         return EXIT_INCOMPLETE if report.flagged(outcomes) else EXIT_OK
-    finally:
-        app.store.close()
 
 
 def cmd_db(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import ArgumentError, OperationalError
 
     from newsletter.store.migrate import upgrade
-    from newsletter.store.store import database_problem, make_engine
+    from newsletter.store.sql import database_problem, make_engine
 
-    env, path = _load(args)
+    env, path = _environment(args)
     url = env.database_url or load_config(path).database_url
     try:
         engine = make_engine(url)
@@ -264,7 +281,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from newsletter.checks import check_everything
 
-    env, path = _load(args)
+    env, path = _environment(args)
     problems, summary = check_everything(path, env)
     if problems:
         raise ConfigError(problems)
@@ -275,7 +292,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_demo_feed(args: argparse.Namespace) -> int:
     from newsletter.demo import SAMPLE_FEED_NAME, write_sample_feed
 
-    _env, path = _load(args)
+    _env, path = _environment(args)
     target = args.out or path.parent / SAMPLE_FEED_NAME
     count = write_sample_feed(target, args.clock())
     print(f"Wrote {count} sample papers dated over the last 5 days to {target}")
@@ -284,42 +301,29 @@ def cmd_demo_feed(args: argparse.Namespace) -> int:
 
 def cmd_match(args: argparse.Namespace) -> int:
     from newsletter import report
-    from newsletter.explain import match_query, subscriber_rows
+    from newsletter.explain import match_query, subscriber_plan
 
     if bool(args.query) == bool(args.subscriber):
-        raise ConfigError(
-            [
-                Problem(
-                    "match",
-                    None,
-                    "give either a QUERY (in quotes) or "
-                    '--subscriber EMAIL — e.g. match "speech OR TTS"',
-                )
-            ]
+        raise UsageError(
+            'give either a QUERY (in quotes) or --subscriber EMAIL — e.g. match "speech OR TTS"',
+            where="match",
         )
-    app = _open_app(args)
-    try:
+    with _app(args) as app:
         if args.subscriber:
-            rows = subscriber_rows(app, args.subscriber)
+            report.print_subscriber_plan(subscriber_plan(app, args.subscriber), as_json=args.json)
         else:
-            rows = match_query(app, args.query, feed=args.feed)
-        report.print_matches(rows, as_json=args.json)
-    finally:
-        app.store.close()
+            rows = match_query(app, args.query, feed=args.feed, stemming=args.stemming)
+            report.print_matches(rows, as_json=args.json)
     return EXIT_OK
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from newsletter.explain import preview
-    from newsletter.pipeline import fetch
 
-    app = _open_app(args)
-    try:
-        if not args.no_fetch:
-            fetch(app)
-        path = preview(app, args.subscriber, out_dir=args.out, open_browser=args.open)
-    finally:
-        app.store.close()
+    with _app(args) as app:
+        path = preview(
+            app, args.subscriber, out_dir=args.out, open_browser=args.open, fetch=not args.no_fetch
+        )
     if path is None:
         print(f"Nothing new for {args.subscriber}: their next digest would be empty (no mail).")
     else:
@@ -328,18 +332,16 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from newsletter.admin import serve
+    from newsletter.web import serve_app
 
-    app = _open_app(args)
-    print(
-        f"Serving the unsubscribe app on http://{args.host}:{args.port} "
-        f"(public URL {app.config.base_url}); Ctrl-C stops it.",
-        file=sys.stderr,
-    )
-    try:
-        serve(app, host=args.host, port=args.port)
-    finally:
-        app.store.close()
+    with _app(args) as app:
+        logs.setup(app.config.log_format, level=logging.INFO)
+        print(
+            f"Serving the web app on http://{args.host}:{args.port} "
+            f"(public URL {app.config.base_url}); Ctrl-C stops it.",
+            file=sys.stderr,
+        )
+        serve_app(app, host=args.host, port=args.port)
     return EXIT_OK
 
 
@@ -347,36 +349,27 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
     from newsletter import report
     from newsletter.admin import subscriber_statuses
 
-    app = _open_app(args)
-    try:
+    with _app(args) as app:
         report.print_subscribers(subscriber_statuses(app), as_json=args.json)
-    finally:
-        app.store.close()
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from functools import partial
 
-    from newsletter.checks import check_query
+    from newsletter.app import load_checked_config
     from newsletter.schedule import run_daemon
 
-    app = _open_app(args)
-    try:
-        reload = partial(load_config, app.config.path, query_checker=check_query)
+    with _app(args) as app:
+        reload = partial(load_checked_config, app.config.path)
         return run_daemon(app, reload, stop_timeout=args.stop_timeout)
-    finally:
-        app.store.close()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from newsletter.schedule import status
 
-    app = _open_app(args)
-    try:
+    with _app(args) as app:
         return status(app)
-    finally:
-        app.store.close()
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -400,12 +393,13 @@ def main(argv: list[str] | None = None, *, clock: Clock = system_clock) -> int:
     args.clock = clock
     if not args.command:
         parser.print_help()
-        return EXIT_CONFIG
+        return EXIT_USER
+    logs.setup(level=logging.WARNING)
     try:
         return COMMANDS[args.command](args)
-    except ConfigError as exc:
-        _print_problems(exc.problems)
-        return EXIT_CONFIG
+    except NewsletterError as exc:
+        _print_problems(exc)
+        return exc.exit_status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

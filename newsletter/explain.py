@@ -6,16 +6,14 @@ import webbrowser
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter.app import App
+from newsletter.compose import Composition
 from newsletter.config import ConfigError, Problem
+from newsletter.errors import OperationalError, UnknownSubscriber, UserError
 from newsletter.match import QuerySyntaxError, parse
-from newsletter.pipeline import (
-    App,
-    active_subscribers,
-    make_matcher,
-    plan_digests,
-    render_messages,
-)
-from newsletter.records import Entry, Subscriber, Topic
+from newsletter.records import Entry, Stemming, Subscriber, Topic
+from newsletter.run import Audience, DigestRun, FileSink, RunOptions
+from newsletter.run.plan import make_matcher
 from newsletter.sources import FeedSpec, fetch_feeds
 
 
@@ -27,12 +25,43 @@ class MatchRow:
     topics: tuple[str, ...]
     matched_terms: tuple[str, ...]
     published: str
+    id: str
+    """The arXiv id without version when known, else the canonical key."""
+    authors: tuple[str, ...] = ()
+    summary: str = ""
+    """The full cleaned text that was matched."""
     similarity: float | None = None
+
+    @classmethod
+    def of(
+        cls,
+        entry: Entry,
+        *,
+        score: float,
+        topics: tuple[str, ...],
+        terms: tuple[str, ...],
+        similarity: float | None = None,
+    ) -> MatchRow:
+        return cls(
+            title=entry.title,
+            link=entry.link,
+            score=score,
+            topics=topics,
+            matched_terms=terms,
+            published=entry.published.isoformat(),
+            id=entry.arxiv_id or entry.key,
+            authors=entry.authors,
+            summary=entry.abstract,
+            similarity=similarity,
+        )
 
     def as_json(self) -> dict[str, object]:
         row: dict[str, object] = {
+            "id": self.id,
             "title": self.title,
             "link": self.link,
+            "authors": list(self.authors),
+            "summary": self.summary,
             "score": round(self.score, 4),
             "topics": list(self.topics),
             "matched_terms": list(self.matched_terms),
@@ -43,6 +72,21 @@ class MatchRow:
         return row
 
 
+@dataclass(frozen=True)
+class SubscriberPlan:
+    """What one subscriber's next digest would hold, and what did not make it, per topic."""
+
+    subscriber: Subscriber
+    rows: list[MatchRow]
+    composition: Composition | None
+    lookback_days: int
+    max_items: int
+
+
+class FeedUnreadable(UserError):
+    """``match --feed`` was given a feed that cannot be read."""
+
+
 def entries_from(app: App, feed: str | None) -> list[Entry]:
     """The stored entries, or those of one feed fetched now (stored nowhere)."""
     if feed is None:
@@ -50,34 +94,35 @@ def entries_from(app: App, feed: str | None) -> list[Entry]:
     url = feed if "://" in feed else str(Path(feed).expanduser().resolve())
     (outcome,) = fetch_feeds([(FeedSpec(name="cli", url=url), None)], now=app.clock, force=True)
     if outcome.status == "error":
-        raise ConfigError([Problem(feed, None, f"cannot read the feed: {outcome.message}")])
+        raise FeedUnreadable([Problem(feed, None, f"cannot read the feed: {outcome.message}")])
     return list(outcome.entries)
 
 
-def match_query(app: App, query: str, *, feed: str | None = None) -> list[MatchRow]:
+def match_query(
+    app: App, query: str, *, feed: str | None = None, stemming: Stemming = "plural"
+) -> list[MatchRow]:
     """Entries the query matches, best first, with the words that matched."""
     try:
         parse(query)
     except QuerySyntaxError as exc:
         raise ConfigError(
             [Problem("query", None, f"{exc.message} (column {exc.column + 1})", exc.caret())]
-        ) from None
-    topic = Topic(id="query", title="query", query=query)
+        ) from exc
+    topic = Topic(id="query", title="query", query=query, stemming=stemming)
     entries = entries_from(app, feed)
-    matches = make_matcher(app, [topic]).match(entries)
+    matcher = make_matcher([topic], app.store.vector_cache(), app.config)
+    matches = matcher.match(entries)
     rows = []
     for entry in entries:
         found = matches.get(entry.key, {}).get("query")
         if found is None:
             continue
         rows.append(
-            MatchRow(
-                title=entry.title,
-                link=entry.link,
+            MatchRow.of(
+                entry,
                 score=found.score,
                 topics=("query",),
-                matched_terms=found.terms,
-                published=entry.published.isoformat(),
+                terms=found.terms,
                 similarity=found.similarity,
             )
         )
@@ -89,51 +134,43 @@ def match_query(app: App, query: str, *, feed: str | None = None) -> list[MatchR
 def known_subscriber(app: App, email: str) -> Subscriber:
     subscriber = app.config.subscriber(email)
     if subscriber is None:
-        raise ConfigError(
-            [
-                Problem(
-                    str(app.config.subscribers_path),
-                    None,
-                    f"no subscriber {email} — check the address or add them",
-                )
-            ]
-        )
+        raise UnknownSubscriber(email, str(app.config.subscribers_path))
     return subscriber
 
 
-def subscriber_rows(app: App, email: str) -> list[MatchRow]:
+def subscriber_plan(app: App, email: str) -> SubscriberPlan:
     """What this subscriber's next digest would hold (nothing is recorded)."""
     subscriber = known_subscriber(app, email)
-    digests = plan_digests(app, [subscriber])
-    if not digests:
-        return []
-    return [
-        MatchRow(
-            title=item.entry.title,
-            link=item.entry.link,
-            score=item.score,
-            topics=item.topics,
-            matched_terms=item.terms,
-            published=item.entry.published.isoformat(),
-        )
-        for item in digests[0].items
+    run = DigestRun(app, FileSink(Path()), RunOptions(audience=Audience(only=email)))
+    planned = next(iter(run.plan()), None)
+    composition = planned.composition if planned is not None else None
+    digest = composition.digest if composition is not None else None
+    rows = [
+        MatchRow.of(item.entry, score=item.score, topics=item.topics, terms=item.terms)
+        for item in (digest.items if digest is not None else ())
     ]
+    return SubscriberPlan(
+        subscriber=subscriber,
+        rows=rows,
+        composition=composition,
+        lookback_days=app.config.digest.lookback_days,
+        max_items=app.config.digest.max_items,
+    )
 
 
-def preview(app: App, email: str, *, out_dir: Path, open_browser: bool = False) -> Path | None:
+def preview(
+    app: App, email: str, *, out_dir: Path, open_browser: bool = False, fetch: bool = True
+) -> Path | None:
     """Write the subscriber's next digest as ``.html`` and ``.txt``; None when nothing is new."""
     known_subscriber(app, email)
-    chosen = active_subscribers(app, email)
-    digests = plan_digests(app, chosen)
-    if not digests:
-        return None
-    secret = app.env.secret or "preview-secret-not-for-real-mail"
-    (message,) = list(render_messages(app, digests, run_key="preview", secret=secret))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = message.recipient.replace("/", "_")
-    html = out_dir / f"{stem}.html"
-    html.write_text(message.html, encoding="utf-8")
-    (out_dir / f"{stem}.txt").write_text(message.text, encoding="utf-8")
-    if open_browser:
-        webbrowser.open(html.resolve().as_uri())
-    return html
+    sink = FileSink(out_dir, numbered=False)
+    DigestRun(
+        app, sink, RunOptions(schedule="preview", audience=Audience(only=email), fetch=fetch)
+    ).execute()
+    failed = next((row.error for row in sink.rows if row.error is not None), None)
+    if failed is not None:
+        raise OperationalError([Problem(email, None, failed)])
+    written = next((row.path for row in sink.rows if row.path is not None), None)
+    if written is not None and open_browser:
+        webbrowser.open(written.resolve().as_uri())
+    return written

@@ -9,9 +9,73 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from typing import Literal
 
 Span = tuple[int, int]
 """A half-open character range ``[start, end)`` inside a piece of text."""
+
+Stemming = Literal["plural", "snowball"]
+"""How a topic's words are reduced before comparison (see docs/matching.md)."""
+
+
+class OutboxStatus(StrEnum):
+    """Where one message stands: ``pending → sending → sent | deferred → failed``."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+
+
+ACTIVE_OUTBOX_STATUSES = (
+    OutboxStatus.PENDING,
+    OutboxStatus.SENDING,
+    OutboxStatus.DEFERRED,
+    OutboxStatus.SENT,
+)
+"""An entry in a row with one of these is taken: composition never puts it in another digest."""
+
+
+class FetchStatus(StrEnum):
+    """What one fetch of one feed did."""
+
+    NEW = "new"
+    NOT_MODIFIED = "not_modified"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    """Not due yet (caching headers, backoff) or disabled."""
+
+
+class HealthStatus(StrEnum):
+    """How a feed is doing over its recent fetches (one bad fetch is weather, three a problem)."""
+
+    NEVER = "never"
+    OK = "ok"
+    QUIET = "quiet"
+    RETRYING = "retrying"
+    """Never succeeded yet, failed fewer times than the threshold."""
+    FAILING = "failing"
+    DISABLED = "disabled"
+
+    @property
+    def needs_attention(self) -> bool:
+        return self in (HealthStatus.FAILING, HealthStatus.DISABLED)
+
+
+class RunStatus(StrEnum):
+    """A digest run's life: claimed while ``composing``, ``composed`` once the outbox holds
+    its digests, then how its delivery ended."""
+
+    COMPOSING = "composing"
+    COMPOSED = "composed"
+    DONE = "done"
+    INCOMPLETE = "incomplete"
+    """Some messages deferred or failed."""
+    INTERRUPTED = "interrupted"
+    """Stopped by a signal; what is left is sent by the next run."""
+    ERROR = "error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +114,10 @@ class Topic:
     threshold: float | None = None
     require: str = "either"
     """``either`` (query or about matches) or ``both``."""
+    stemming: Stemming = "plural"
+    """``plural`` folds only regular plurals (the default); ``snowball`` stems words."""
+    trending: int | None = None
+    """The N most popular papers of the period; ``query``/``about``, if any, narrow them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +183,13 @@ class Digest:
     def entry_keys(self) -> tuple[str, ...]:
         return tuple(item.entry.key for item in self.items) + tuple(e.key for e in self.updated)
 
+    @property
+    def carried(self) -> tuple[CarriedEntry, ...]:
+        """What the outbox records as carried: each paper with its version, each update."""
+        items = (CarriedEntry(i.entry.key, i.entry.version) for i in self.items)
+        updates = (CarriedEntry(e.key, e.version, update=True) for e in self.updated)
+        return (*items, *updates)
+
 
 @dataclass(frozen=True, slots=True)
 class DigestLinks:
@@ -138,6 +213,17 @@ class RenderedDigest:
 
 
 @dataclass(frozen=True, slots=True)
+class CarriedEntry:
+    """One entry a message carries, as the outbox records it."""
+
+    key: str
+    version: int | None = None
+    """The version carried (arXiv), so a later one can be told apart and listed once."""
+    update: bool = False
+    """Listed under "Updated": a later version of a paper the subscriber already has."""
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """A complete email, as the exact bytes that go over SMTP (or into a dry-run ``.eml``)."""
 
@@ -148,15 +234,9 @@ class Message:
     data: bytes
     html: str
     text: str
-    entry_keys: tuple[str, ...] = field(default=())
+    carried: tuple[CarriedEntry, ...] = field(default=())
 
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """The outcome of handing one message to the SMTP server."""
-
-    recipient: str
-    message_id: str
-    status: str
-    """``sent``, ``deferred`` or ``failed``."""
-    reply: str = ""
+    @property
+    def item_count(self) -> int:
+        """Papers in the digest proper (updates are listed, not counted)."""
+        return sum(not entry.update for entry in self.carried)

@@ -8,11 +8,16 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from newsletter.records import FetchStatus
+from newsletter.sources.health import feed_health
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from newsletter.admin import SubscriberStatus
-    from newsletter.delivery import SendOutcome
-    from newsletter.explain import MatchRow
-    from newsletter.pipeline import DryRunReport
+    from newsletter.compose import Composition
+    from newsletter.explain import MatchRow, SubscriberPlan
+    from newsletter.run import FileRow, RunResult
     from newsletter.sources import FetchOutcome
 
 
@@ -84,65 +89,153 @@ def print_fetch(
         if always:
             print("No feeds configured.", file=out)
         return
-    if not always and all(o.status != "error" for o in outcomes):
+    if not always and all(o.status is not FetchStatus.ERROR for o in outcomes):
         new = sum(len(o.entries) for o in outcomes)
         print(f"Fetched {len(outcomes)} feeds: {new} entries received.", file=out)
         return
-    from newsletter.sources import health
-
     rows = []
     for o in outcomes:
-        if o.status == "new":
+        if o.status is FetchStatus.NEW:
             what = f"{len(o.entries)} entries"
-        elif o.status == "not_modified":
+        elif o.status is FetchStatus.NOT_MODIFIED:
             what = "not modified"
-        elif o.status == "skipped":
+        elif o.status is FetchStatus.SKIPPED:
             what = f"skipped: {o.message}" if o.message else "skipped (not due)"
         else:
             what = f"ERROR: {o.message}"
         if o.warnings:
             what += f" ({len(o.warnings)} warnings: {o.warnings[0]})"
-        rows.append((o.feed, what, health(o.state)))
+        rows.append((o.feed, what, str(feed_health(o.state))))
     table(("feed", "this fetch", "health"), rows, out)
 
 
-def flagged(outcomes: Sequence[FetchOutcome], threshold: int = 3) -> list[str]:
+def flagged(outcomes: Sequence[FetchOutcome]) -> list[str]:
     """Feeds whose failures persisted past the threshold, or that were disabled."""
-    from newsletter.sources import health
-
-    return [
-        o.feed for o in outcomes if health(o.state, threshold).startswith(("failing", "disabled"))
-    ]
+    return [o.feed for o in outcomes if feed_health(o.state).needs_attention]
 
 
-def print_dry_run(report: DryRunReport, out: TextIO | None = None) -> None:
+def left_out(
+    composition: Composition, *, lookback_days: int, max_items: int, every_topic: bool = False
+) -> list[str]:
+    """Per topic: how many matched, and why those not in the digest were left out (only
+    topics that left something out, unless ``every_topic``)."""
+    lines = []
+    older = (
+        f"older than the lookback ({lookback_days} days)"
+        if composition.first_digest
+        else "known before the previous digest"
+    )
+    for count in composition.counts:
+        if not (every_topic or count.older or count.delivered or count.cut):
+            continue
+        parts = [f"{count.shown} in this digest"]
+        if count.older:
+            parts.append(f"{count.older} {older}")
+        if count.delivered:
+            parts.append(f"{count.delivered} already delivered")
+        if count.cut and count.topic.trending:
+            parts.append(f"{count.cut} less popular than its top {count.topic.trending}")
+        elif count.cut:
+            parts.append(f"{count.cut} cut by max_items ({max_items})")
+        title = count.topic.title or count.topic.id
+        lines.append(f"{title}: {plural(count.matched, 'match')} — " + ", ".join(parts))
+    return lines
+
+
+def plural(count: int, noun: str) -> str:
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun}es" if noun.endswith(("ch", "s")) else f"{count} {noun}s"
+
+
+DETAIL_LIMIT = 20
+"""Subscribers whose per-topic details a dry run prints (use --subscriber for one)."""
+
+
+def print_dry_run(
+    rows: Sequence[FileRow],
+    skipped: Sequence[Composition],
+    *,
+    out_dir: Path,
+    lookback_days: int,
+    max_items: int,
+    out: TextIO | None = None,
+) -> None:
     out = out or sys.stdout
-    if not report.rows:
+    written = [r for r in rows if r.error is None]
+    failed = [r for r in rows if r.error is not None]
+    if written:
+        table(
+            ("subscriber", "topics", "items", "size"),
+            [(r.subscriber, r.topics, r.items, human_size(r.size)) for r in written],
+            out,
+        )
+    else:
         print("No digests: no subscriber has new matching entries.", file=out)
-        return
-    table(
-        ("subscriber", "topics", "items", "size"),
-        [(r.subscriber, r.topics, r.items, human_size(r.size)) for r in report.rows],
-        out,
-    )
-    print(
-        f"\nDry run: {len(report.rows)} messages written to {report.out_dir}/ "
-        "(.eml = exact bytes, .html and .txt previews). Nothing was sent or recorded.",
-        file=out,
-    )
+    compositions = [r.composition for r in written if r.composition is not None]
+    shown = 0
+    for composition in [*compositions, *skipped]:
+        if shown >= DETAIL_LIMIT:
+            break
+        lines = left_out(composition, lookback_days=lookback_days, max_items=max_items)
+        if not lines:
+            continue
+        if shown == 0:
+            print("\nPer topic (matched, and why the rest was left out):", file=out)
+        shown += 1
+        print(f"  {composition.subscriber.email}", file=out)
+        for line in lines:
+            print(f"    {line}", file=out)
+    for r in failed:
+        print(f"  failed: {r.subscriber}: {r.error}", file=out)
+    if written:
+        print(
+            f"\nDry run: {len(written)} messages written to {out_dir}/ "
+            "(.eml = exact bytes, .html and .txt previews). Nothing was sent or recorded.",
+            file=out,
+        )
 
 
-def print_send(outcome: SendOutcome, out: TextIO | None = None) -> None:
+def print_send(result: RunResult, out: TextIO | None = None) -> None:
     out = out or sys.stdout
     if sys.stderr.isatty():
         print("\r\x1b[K", end="", file=sys.stderr)
+    for note in result.notes:
+        print(note, file=sys.stderr)
+    for worker in result.workers:
+        if worker.error:
+            print(
+                f"worker {worker.index + 1}/{result.processes} failed: {worker.error}",
+                file=sys.stderr,
+            )
+        elif worker.exitcode is not None and worker.exitcode != 0:
+            how = (
+                f"was killed by signal {-worker.exitcode}"
+                if worker.exitcode < 0
+                else f"exited with status {worker.exitcode}"
+            )
+            print(
+                f"worker {worker.index + 1}/{result.processes} (pid {worker.pid}) {how}; the "
+                "messages it had claimed go out on a later send once their lease expires.",
+                file=sys.stderr,
+            )
+    tally = result.tally
     print(
-        f"Composed {outcome.composed} digests. Sent {outcome.sent}, deferred {outcome.deferred}, "
-        f"failed {outcome.failed}.",
+        f"Composed {tally.composed} digests. Sent {tally.sent}, deferred {tally.deferred}, "
+        f"failed {tally.failed}.",
         file=out,
     )
-    for recipient, status, reply in outcome.problems:
-        print(f"  {status}: {recipient}: {reply}", file=out)
+    for trouble in tally.troubles:
+        print(f"  {trouble.status}: {trouble.recipient}: {trouble.reason}", file=out)
+    if result.waiting:
+        when = f"{result.next_retry:%Y-%m-%d %H:%M} UTC" if result.next_retry else "soon"
+        print(
+            f"{result.waiting} message{'s' if result.waiting != 1 else ''} deferred in the "
+            f"outbox; the next retry is due at {when} (send --retry-deferred retries now).",
+            file=out,
+        )
+    if result.stopped:
+        print("Stopped before the outbox was empty; the next send finishes it.", file=out)
 
 
 def print_subscribers(
@@ -199,3 +292,27 @@ def print_matches(
         out,
     )
     print(f"\n{len(rows)} entries match.", file=out)
+
+
+def print_subscriber_plan(
+    plan: SubscriberPlan, *, as_json: bool = False, out: TextIO | None = None
+) -> None:
+    """The next digest's papers, then per topic what was left out and why."""
+    out = out or sys.stdout
+    if as_json:
+        print_matches(plan.rows, as_json=True, out=out)
+        return
+    if plan.rows:
+        print_matches(plan.rows, out=out)
+    else:
+        print("No entries match: the next digest would be empty (no mail).", file=out)
+    if plan.composition is not None:
+        lines = left_out(
+            plan.composition,
+            lookback_days=plan.lookback_days,
+            max_items=plan.max_items,
+            every_topic=True,
+        )
+        print("\nPer topic:", file=out)
+        for line in lines:
+            print(f"  {line}", file=out)

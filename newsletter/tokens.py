@@ -13,7 +13,6 @@ import binascii
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 _VERSION = b"v1"
 _PURPOSE = b"newsletter/unsubscribe"
@@ -87,13 +86,3 @@ def read_token(token: str, secret: str, *, now: datetime, max_age: timedelta | N
     if max_age is not None and now - issued > max_age:
         raise BadToken("This link has expired. Use the link in a more recent digest.")
     return email
-
-
-def unsubscribe_url(base_url: str, email: str, secret: str, *, now: datetime) -> str:
-    """The https link for ``List-Unsubscribe`` and the digest footer, answered by ``serve``.
-
-    ``base_url`` is where the web app is reachable (``https://example.org/news``); the
-    app answers ``<base_url>/unsubscribe`` for both the page (GET) and one-click (POST).
-    """
-    token = make_token(email, secret, now=now)
-    return f"{base_url.rstrip('/')}/unsubscribe?token={quote(token, safe='')}"

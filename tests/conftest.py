@@ -11,15 +11,15 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from newsletter.demo import sample_feed
+from tests.smtp_sink import Sink, free_port, smtp_server
+
+__all__ = ["Sink", "free_port"]
 
 NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 
@@ -60,12 +60,6 @@ subscribers:
       - title: Nothing at all
         query: zyzzyva
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -183,44 +177,12 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) 
     return proj
 
 
-@dataclass
-class Sink:
-    """What a real SMTP server received."""
-
-    host: str
-    port: int
-    envelopes: list[Any] = field(default_factory=list)
-
-    def messages(self) -> list[EmailMessage]:
-        return [
-            message_from_bytes(e.content, policy=policy.default)  # type: ignore[misc]
-            for e in self.envelopes
-        ]
-
-    def recipients(self) -> list[str]:
-        return [r for e in self.envelopes for r in e.rcpt_tos]
-
-
-class _Collect:
-    def __init__(self, sink: Sink) -> None:
-        self.sink = sink
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.sink.envelopes.append(envelope)
-        return "250 2.0.0 OK queued"
-
-
 @pytest.fixture
 def smtp_sink() -> Iterator[Sink]:
     """A real aiosmtpd server on 127.0.0.1 that keeps every message."""
-    port = free_port()
-    sink = Sink("127.0.0.1", port)
-    controller = Controller(_Collect(sink), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    sink = Sink()
+    with smtp_server(sink):
         yield sink
-    finally:
-        controller.stop()
 
 
 @dataclass

@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -26,15 +28,20 @@ def free_port() -> int:
 class Sink:
     """Accepts mail and remembers it; subclass hooks to misbehave.
 
-    ``received`` holds (recipient, exact bytes as received after dot-unstuffing).
-    ``sessions`` counts distinct SMTP sessions that started a transaction.
+    ``received`` holds (recipient, exact bytes as received after dot-unstuffing);
+    ``envelopes`` the accepted envelopes (sender, options, recipients, content).
+    ``sessions`` counts distinct SMTP sessions that started a transaction. ``host`` and
+    ``port`` say where it listens once :func:`smtp_server` runs it.
     """
 
     def __init__(self) -> None:
         self.received: list[tuple[str, bytes]] = []
+        self.envelopes: list[Any] = []
         self.attempts: Counter[str] = Counter()
         self._sessions: set[int] = set()
         self.lock = threading.Lock()
+        self.host = "127.0.0.1"
+        self.port = 0
 
     @property
     def sessions(self) -> int:
@@ -42,6 +49,15 @@ class Sink:
 
     def count(self, recipient: str) -> int:
         return sum(1 for rcpt, _ in self.received if rcpt == recipient)
+
+    def messages(self) -> list[EmailMessage]:
+        return [
+            message_from_bytes(e.content, policy=policy.default)  # type: ignore[misc]
+            for e in self.envelopes
+        ]
+
+    def recipients(self) -> list[str]:
+        return [r for e in self.envelopes for r in e.rcpt_tos]
 
     # --- hooks overridden by misbehaving sinks ---------------------------------------------
 
@@ -87,6 +103,7 @@ class Sink:
             return reply
         with self.lock:
             self.received.append((recipient, envelope.original_content))
+            self.envelopes.append(envelope)
         return "250 2.0.0 queued"
 
 
@@ -96,6 +113,7 @@ def smtp_server(handler: Sink, **kwargs: Any) -> Iterator[int]:
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
+    handler.port = port
     try:
         yield port
     finally:

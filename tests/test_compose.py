@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from newsletter.compose import compose, merge_spans
-from newsletter.records import Entry, Subscriber, Topic, TopicMatch
+from newsletter.compose import Composition, composition, merge_spans, popularity_order
+from newsletter.records import Digest, Entry, Subscriber, Topic, TopicMatch
 
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 SPEECH = Topic(id="speech", title="Speech", query="speech")
@@ -18,6 +20,27 @@ def entry(key: str, *, hours_ago: float = 1, seen_hours_ago: float | None = None
     seen = NOW - timedelta(hours=seen_hours_ago if seen_hours_ago is not None else hours_ago)
     return Entry(
         key=key, title=key, link=f"https://e.org/{key}", published=published, first_seen=seen
+    )
+
+
+def compose(*args: Any, **kwargs: Any) -> Digest | None:
+    return composition(*args, **kwargs).digest
+
+
+def first_composition(
+    reader: Subscriber, entries: list[Entry], matches: Any, **options: Any
+) -> Composition:
+    """A first digest (7-day lookback) composed now."""
+    options.setdefault("taken", set())
+    options.setdefault("max_items", 25)
+    return composition(
+        reader,
+        entries,
+        matches,
+        since=NOW - timedelta(days=7),
+        first_digest=True,
+        now=NOW,
+        **options,
     )
 
 
@@ -118,3 +141,139 @@ def test_max_items_keeps_the_best_then_newest() -> None:
 def test_merge_spans() -> None:
     assert merge_spans([(5, 8), (0, 2), (1, 3), (8, 9)]) == ((0, 3), (5, 9))
     assert merge_spans([]) == ()
+
+
+def test_counts_say_why_matches_were_left_out_and_the_digest_says_how_many_were_cut() -> None:
+    old = entry("old", hours_ago=24 * 9)  # before the 7-day lookback
+    entries = [old, entry("had"), *(entry(f"n{i}", hours_ago=1 + i) for i in range(4))]
+    matches = {e.key: {"speech": hit("speech", 1.0)} for e in entries}
+    matches["n0"]["audio"] = hit("audio", 0.5)
+    result = first_composition(
+        READER,
+        entries,
+        matches,
+        taken={"had"},
+        max_items=3,
+    )
+    assert result.digest is not None and result.digest.omitted == 1
+    speech, audio = result.counts
+    # 6 matched: 1 too old, 1 already delivered, 4 new of which 3 fit and 1 was cut.
+    assert (speech.matched, speech.older, speech.delivered, speech.shown, speech.cut) == (
+        6,
+        1,
+        1,
+        3,
+        1,
+    )
+    assert (audio.matched, audio.shown, audio.cut) == (1, 1, 0)
+
+
+def test_nothing_new_still_explains_itself() -> None:
+    entries = [entry("old", hours_ago=24 * 9)]
+    result = first_composition(
+        READER,
+        entries,
+        {"old": {"speech": hit("speech", 1.0)}},
+        taken=set(),
+        max_items=25,
+    )
+    assert result.digest is None
+    assert [(c.topic.id, c.matched, c.older) for c in result.counts] == [
+        ("speech", 1, 1),
+        ("audio", 0, 0),
+    ]
+
+
+def popular(key: str, upvotes: int | None, *, hours_ago: float = 1) -> Entry:
+    return replace(entry(key, hours_ago=hours_ago), popularity=upvotes)
+
+
+TRENDING = Topic(id="trending", title="Trending", trending=3)
+
+
+def test_trending_takes_the_most_upvoted_new_papers_in_upvote_order() -> None:
+    papers = [
+        popular("few", 2),
+        popular("none-new", None, hours_ago=1),
+        popular("none-old", None, hours_ago=5),
+        popular("many", 90),
+        popular("some", 40),
+        popular("had", 500),  # already delivered
+        popular("stale", 900, hours_ago=24 * 9),  # before the lookback
+    ]
+    reader = Subscriber(email="r@example.org", topics=(TRENDING,), schedule="daily")
+    result = first_composition(
+        reader,
+        [],
+        {},
+        taken={"had"},
+        max_items=1,  # trending has its own N: max_items does not cut it
+        popular=popularity_order(papers),
+    )
+    assert result.digest is not None
+    (section,) = result.digest.sections
+    assert [i.entry.key for i in section.items] == ["many", "some", "few"]
+    assert result.digest.omitted == 0
+    # With fewer upvoted papers, those without a figure come after, newest first.
+    more = Subscriber(
+        email="r@example.org",
+        topics=(replace(TRENDING, trending=6),),
+        schedule="daily",
+    )
+    digest = first_composition(
+        more,
+        [],
+        {},
+        taken=set(),
+        max_items=25,
+        popular=popularity_order(papers),
+    ).digest
+    assert digest is not None
+    assert [i.entry.key for i in digest.items] == [
+        "had",
+        "many",
+        "some",
+        "few",
+        "none-new",
+        "none-old",
+    ]
+
+
+def test_a_trending_paper_is_not_repeated_and_its_card_names_both_topics() -> None:
+    papers = [popular("hot", 50), popular("cold", None), popular("warm", 10)]
+    reader = Subscriber(
+        email="r@example.org", topics=(SPEECH, replace(TRENDING, trending=1)), schedule="daily"
+    )
+    matches = {"hot": {"speech": hit("speech", 1.0)}, "cold": {"speech": hit("speech", 2.0)}}
+    digest = first_composition(
+        reader,
+        [papers[0], papers[1]],
+        matches,
+        taken=set(),
+        max_items=25,
+        popular=popularity_order(papers),
+    ).digest
+    assert digest is not None
+    assert [(s.topic.id, [i.entry.key for i in s.items]) for s in digest.sections] == [
+        ("speech", ["cold"]),
+        ("trending", ["hot"]),
+    ]
+    assert digest.sections[1].items[0].topics == ("Trending", "Speech")
+
+
+def test_a_trending_topic_with_a_query_ranks_only_what_it_matched() -> None:
+    speech_trending = Topic(id="st", title="Speech, trending", query="speech", trending=2)
+    reader = Subscriber(email="r@example.org", topics=(speech_trending,), schedule="daily")
+    papers = [popular("a", 5), popular("b", 50), popular("c", 500), popular("d", 1)]
+    matches = {k: {"st": hit("st", 1.0)} for k in ("a", "b", "d")}
+    result = first_composition(
+        reader,
+        [papers[0], papers[1], papers[3]],
+        matches,
+        taken=set(),
+        max_items=25,
+    )
+    assert result.digest is not None
+    assert [i.entry.key for i in result.digest.items] == ["b", "a"]
+    (count,) = result.counts
+    assert (count.matched, count.shown, count.cut) == (3, 2, 1)

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from newsletter.tokens import BadToken, make_token, read_token, unsubscribe_url
+from newsletter.run.links import Links, web_link
+from newsletter.tokens import BadToken, make_token, read_token
 
 SECRET = "s3cret-for-tests-only"
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -79,7 +80,13 @@ def test_an_empty_secret_is_refused() -> None:
 
 
 def test_unsubscribe_url_carries_a_token_for_the_address() -> None:
-    url = unsubscribe_url("https://example.org/news/", "a+b@example.com", SECRET, now=NOW)
-    prefix = "https://example.org/news/unsubscribe?token="
-    assert url.startswith(prefix)
-    assert read_token(url.removeprefix(prefix), SECRET, now=NOW) == "a+b@example.com"
+    for base in ("https://example.org/news/", "https://example.org/news"):
+        url = Links(base, SECRET, NOW).unsubscribe("a+b@example.com")
+        prefix = "https://example.org/news/unsubscribe?token="
+        assert url.startswith(prefix)
+        assert read_token(url.removeprefix(prefix), SECRET, now=NOW) == "a+b@example.com"
+
+
+def test_web_links_quote_what_a_url_cannot_carry() -> None:
+    link = web_link("https://example.org/news/", "d/x y", token="a+b/c=d&e")
+    assert link == "https://example.org/news/d/x%20y?token=a%2Bb%2Fc%3Dd%26e"

@@ -44,15 +44,18 @@ def match_one(query: str, doc: Entry | None = None) -> TopicMatch | None:
 @pytest.mark.parametrize(
     ("query", "matches"),
     [
-        # stemming and case folding
+        # plural folding and case folding
         ("transformer", True),
         ("TRANSFORMERS", True),
-        ("syntheses", False),  # Snowball: "synthes" is not "synthesi" (stemming has limits)
-        ("learned", True),
-        ("model", True),
-        ("modelling", True),  # Snowball: modelling -> model
-        ("transform", True),
-        ("speeches", True),
+        ("Transformer's", True),
+        ("model", True),  # "models" in the abstract
+        ("benchmark", True),
+        ("syntheses", False),  # irregular plurals are not folded
+        ("learned", False),  # no derivational stemming: "learning" only
+        ("modelling", False),
+        ("transform", False),
+        ("transform*", True),  # a prefix broadens
+        ("speeches", False),  # -es after a sibilant is not undone
         ("speed", False),
         # hyphenated words are phrases, in either text
         ("self-supervised", True),
@@ -123,6 +126,56 @@ def match_one(query: str, doc: Entry | None = None) -> TopicMatch | None:
 )
 def test_matching_rules(query: str, matches: bool) -> None:
     assert (match_one(query) is not None) is matches
+
+
+@pytest.mark.parametrize(
+    ("query", "plural", "snowball"),
+    [
+        ("transform", False, True),
+        ("learned", False, True),
+        ("modelling", False, True),
+        ("speeches", False, True),
+        ("transformer", True, True),
+        ('"efficient speech model"', True, True),
+        ('"efficiency speech model"', False, True),
+        ("efficien*", True, True),
+    ],
+)
+def test_a_topic_may_ask_for_snowball_stemming(query: str, plural: bool, snowball: bool) -> None:
+    doc = entry()
+    topics = [
+        Topic(id="plural", title="t", query=query),
+        Topic(id="snowball", title="t", query=query, stemming="snowball"),
+    ]
+    matcher = Matcher(topics)
+    result = matcher.match([doc])[doc.key]
+    assert ("plural" in result, "snowball" in result) == (plural, snowball)
+    assert matcher.stats.compiled == 2  # one query text, two stemmings: compiled apart
+
+
+def test_llm_and_llms_are_one_word() -> None:
+    docs = [
+        entry("a", title="LLMs as judges", abstract="x"),
+        entry("b", title="An LLM's view", abstract="x"),
+        entry("c", title="LLM-based agents", abstract="x"),
+        entry("d", title="Agents", abstract="We prompt llms."),
+        entry("e", title="LLM2Vec", abstract="x"),
+    ]
+    for query in ("LLM", "LLMs", "llms", "LLM's"):
+        result = Matcher([Topic(id="t", title="t", query=query)]).match(docs)
+        assert {key for key, found in result.items() if found} == {"a", "b", "c", "d"}, query
+
+
+def test_phrases_fold_plurals_on_both_sides() -> None:
+    doc = entry(title="Large Language Models' Reasoning", abstract="x")
+    assert match_one('"large language model reasoning"', doc)
+    assert match_one("language-models", doc)
+    assert not match_one('"large language modeling"', doc)
+
+
+def test_a_bad_stemming_value_is_refused() -> None:
+    with pytest.raises(ValueError, match="stemming must be one of plural, snowball"):
+        Matcher([Topic(id="t", title="t", query="x", stemming="porter")])  # type: ignore[arg-type]
 
 
 def test_unicode_words_match_whatever_their_case_and_composition() -> None:
@@ -248,6 +301,8 @@ def test_same_topic_twice_is_fine_but_an_id_with_two_queries_is_an_error() -> No
     Matcher([same, same])
     with pytest.raises(ValueError, match="share the id 't'"):
         Matcher([same, Topic(id="t", title="t", query="biology")])
+    with pytest.raises(ValueError, match="share the id 't'"):
+        Matcher([same, Topic(id="t", title="t", query="speech", stemming="snowball")])
 
 
 def test_invalid_query_raises_query_syntax_error() -> None:

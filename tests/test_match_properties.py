@@ -32,8 +32,9 @@ from newsletter.match.evaluate import (
     popularity_lift,
     positive_leaves,
 )
+from newsletter.match.folding import STEMMINGS
 from newsletter.match.parser import MAX_DEPTH, _matches_without_terms
-from newsletter.records import Entry, Topic
+from newsletter.records import Entry, Stemming, Topic
 
 SYNTAX = [
     "a", "b", "Transformers", "self-supervised", "日本", "and", "or", "AND", "OR", "NOT",
@@ -115,6 +116,7 @@ def test_unparse_then_parse_gives_the_same_tree(tree: Node) -> None:
 VOCAB = [
     "model", "Models", "modeling", "speech", "Speech", "text", "to", "self", "supervised",
     "efficient", "efficiency", "diffusion", "graph", "and", "learning", "learned",
+    "LLM", "LLMs", "LLM's", "studies", "study", "speeches",
 ]  # fmt: skip
 SEPARATORS = [" ", " ", " ", "-", ", ", ". "]
 
@@ -164,21 +166,34 @@ def _entries(raw: list[tuple[str, str, list[str], list[str], list[str]]]) -> lis
         _queries(st.sampled_from([*VOCAB, "cs", "LG", "Turing", "arxiv"])), min_size=1, max_size=4
     ),
     ENTRIES,
+    st.lists(st.sampled_from(STEMMINGS), min_size=4, max_size=4),
 )
-def test_matcher_agrees_with_direct_evaluation(trees: list[Node], raw: list) -> None:  # type: ignore[type-arg]
+def test_matcher_agrees_with_direct_evaluation(
+    trees: list[Node],
+    raw: list,  # type: ignore[type-arg]
+    stemmings: list[Stemming],
+) -> None:
     trees = [t for t in trees if not _matches_without_terms(t) and _depth(t) < MAX_DEPTH]
     assume(trees)
     entries = _entries(raw)
-    topics = [Topic(id=f"t{i}", title="t", query=unparse(t)) for i, t in enumerate(trees)]
+    topics = [
+        Topic(id=f"t{i}", title="t", query=unparse(t), stemming=stemming)
+        for i, (t, stemming) in enumerate(zip(trees, stemmings, strict=False))
+    ]
     result = Matcher(topics).match(entries)
     for topic, tree in zip(topics, trees, strict=True):
         for entry in entries:
-            expected = evaluate(tree, analyze(entry))
+            expected = evaluate(tree, analyze(entry), stemming=topic.stemming)
             assert (topic.id in result[entry.key]) == expected, (unparse(tree), entry)
             if expected:
                 # the fast explanation equals the plain one built from occurrences
                 doc = analyze(entry)
-                why = explain([leaf_occurrences(doc, f, leaf) for f, leaf in positive_leaves(tree)])
+                why = explain(
+                    [
+                        leaf_occurrences(doc, f, leaf, topic.stemming)
+                        for f, leaf in positive_leaves(tree)
+                    ]
+                )
                 match = result[entry.key][topic.id]
                 assert match.score == round(why.base * popularity_lift(entry.popularity), 6)
                 assert match.terms == why.terms

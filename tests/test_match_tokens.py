@@ -1,4 +1,4 @@
-"""Tokenization: Unicode runs of letters/digits, case folding, Snowball stems, offsets."""
+"""Tokenization: Unicode runs of letters/digits, case folding, plural keys, offsets."""
 
 from __future__ import annotations
 
@@ -37,8 +37,7 @@ def test_offsets_point_into_the_original_text() -> None:
     ("a", "b"),
     [
         ("Transformers", "transformer"),
-        ("learning", "LEARNED"),
-        ("efficiency", "efficient"),
+        ("LLMs", "llm"),
         ("Résumé", "re\u0301sume\u0301".upper()),
         ("STRASSE", "straße"),
     ],
@@ -50,22 +49,4 @@ def test_case_folded_stems_compare_equal(a: str, b: str) -> None:
 def test_different_words_keep_different_stems() -> None:
     assert stem("speech") != stem("speed")
     assert stem("diffusion") != stem("different")
-
-
-def test_stemming_from_many_threads_at_once_agrees_with_one_thread() -> None:
-    """A shared Snowball stemmer corrupts its state under threads; ours is per thread."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from newsletter.match.tokens import stem
-
-    words = [
-        f"{base}{suffix}{n}"
-        for n in range(300)
-        for base in ("learn", "transform", "gener")
-        for suffix in ("ing", "ers", "ation")
-    ]
-    stem.cache_clear()
-    with ThreadPoolExecutor(8) as pool:
-        parallel = list(pool.map(stem, words * 4))
-    stem.cache_clear()
-    assert parallel == [stem(w) for w in words * 4]
+    assert stem("transformer") != stem("transform")

@@ -70,8 +70,12 @@ def test_temporary_failures_are_deferred_then_retried_once(
         assert send(project) == 1  # something is left deferred
         assert set(statuses(project).values()) == {"deferred"}
         assert "deferred 2" in capsys.readouterr().out
-        # Not due yet: a plain send leaves them alone (backoff)...
-        assert send(project, "--no-fetch") == 0
+        # Not due yet: a plain send leaves them alone (backoff), but its exit status and
+        # summary still say they are waiting, and when the next retry is due...
+        assert send(project, "--no-fetch") == 1
+        out = capsys.readouterr().out
+        assert "Sent 0, deferred 0, failed 0." in out
+        assert "2 messages deferred in the outbox; the next retry is due at 2026-11-26 06:0" in out
         assert sink.received == []
         # ...and --retry-deferred sends them now.
         assert send(project, "--no-fetch", "--retry-deferred") == 0
@@ -379,25 +383,33 @@ def test_a_run_abandoned_while_composing_is_taken_over_not_lost(project: Project
     cost anyone their digest: after STALE_RUN the next claim takes the run over."""
     from datetime import timedelta
 
+    from newsletter.app import App
     from newsletter.config import read_environment
-    from newsletter.delivery import compose_into_outbox
-    from newsletter.pipeline import App, fetch
-    from newsletter.store.store import STALE_RUN
+    from newsletter.run import DigestRun, OutboxSink, RunOptions
+    from newsletter.store import STALE_RUN
 
     project.env_file(NEWSLETTER_SECRET=SECRET)
     config = load_config(project.config)
     store = Store.open(config.database_url)
     env = read_environment(project.root / ".env")
-    app = App(config=config, env=env, store=store, clock=lambda: NOW)
-    fetch(app)
+
+    def compose(at: Any) -> int:
+        app = App(config=config, env=env, store=store, clock=lambda: at)
+        options = RunOptions(schedule="daily@UTC", period="2026-11-26", deliver=False)
+        run = DigestRun(app, OutboxSink(store, store), options)
+        run.check()
+        run.compose()
+        return run.result.tally.composed
+
+    DigestRun(
+        App(config=config, env=env, store=store, clock=lambda: NOW), OutboxSink(store, store)
+    ).fetch()
     dead = store.claim_run("daily@UTC", "2026-11-26", NOW - timedelta(minutes=5))
     assert dead is not None
     # Still fresh: another process may be composing it right now.
-    assert compose_into_outbox(app, schedule="daily@UTC", period="2026-11-26") == 0
-    later = App(config=config, env=env, store=store, clock=lambda: NOW + STALE_RUN)
-    assert compose_into_outbox(later, schedule="daily@UTC", period="2026-11-26") == 2
+    assert compose(NOW) == 0
+    assert compose(NOW + STALE_RUN) == 2
     assert {r.subscriber for r in store.outbox_rows()} == {"alice@example.org", "bob@example.org"}
     # Finished now: a third claim composes nothing.
-    much_later = App(config=config, env=env, store=store, clock=lambda: NOW + 3 * STALE_RUN)
-    assert compose_into_outbox(much_later, schedule="daily@UTC", period="2026-11-26") == 0
+    assert compose(NOW + 3 * STALE_RUN) == 0
     store.close()

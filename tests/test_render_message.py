@@ -56,7 +56,7 @@ def test_message_structure_and_headers() -> None:
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed["Precedence"] == "bulk"
     assert parsed["List-Id"] == "Paper Digest <paper-digest.digest.example.org>"
-    assert message.entry_keys == support.digest(5).entry_keys
+    assert message.carried == support.digest(5).carried
 
 
 def test_non_ascii_names_and_subject_are_encoded() -> None:

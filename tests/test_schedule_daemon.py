@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from newsletter.app import App
 from newsletter.config import load_config, read_environment
-from newsletter.pipeline import App
+from newsletter.logs import StructuredFormatter, format_line
 from newsletter.records import Entry
+from newsletter.run import store_entries
 from newsletter.schedule import Daemon
-from newsletter.schedule.logs import StructuredFormatter, format_line
 from newsletter.schedule.timing import fire_times
-from newsletter.sources import merge_entries
 from newsletter.store import Store
 from tests.conftest import MAIN_YAML, Project, Sink, wait_for
 
@@ -83,7 +83,7 @@ def add_paper(app: App, n: int, at: datetime) -> None:
         abstract="A self-supervised method.",
         feeds=("sample",),
     )
-    app.store.upsert_entries([entry], now=at, merge=merge_entries)
+    store_entries(app.store, [entry], now=at)
 
 
 def drive(daemon: Daemon, clock: Clock, start: datetime, end: datetime, papers: bool) -> None:
@@ -149,13 +149,13 @@ def test_a_second_fire_in_the_repeated_hour_is_refused_by_the_run_key(
     daemon = make_daemon(project, clock)
     add_paper(daemon.app, 1, clock.now - timedelta(hours=1))
     daemon.fire("daily@Europe/Berlin")
-    assert daemon.last["daily@Europe/Berlin"].composed == 1
+    assert daemon.last["daily@Europe/Berlin"].result.tally.composed == 1
     # Something fires 02:30 again an hour later (02:30 CET), with a new paper waiting.
     add_paper(daemon.app, 2, clock.now)
     clock.now += timedelta(hours=1)
     daemon.fire("daily@Europe/Berlin", datetime(2026, 10, 25, 1, 30, tzinfo=UTC))
     second = daemon.last["daily@Europe/Berlin"]
-    assert (second.period, second.composed) == ("2026-10-25", 0)
+    assert (second.period, second.result.tally.composed) == ("2026-10-25", 0)
     assert smtp_sink.recipients() == ["alice@example.org"]
 
 
@@ -198,7 +198,7 @@ def test_run_log_line_has_the_counts_and_duration(
     assert as_json["event"] == "run" and as_json["sent"] == 1 and as_json["level"] == "info"
     assert as_json["fire_time"] == "2026-11-26T07:00:00+01:00"
     run = daemon.app.store.last_runs()["daily@Europe/Berlin"]
-    assert run["status"] == "done" and run["summary"]["sent"] == 1
+    assert run.status == "done" and run.tally.sent == 1
 
 
 def test_format_line_quotes_only_what_needs_it() -> None:
@@ -276,9 +276,9 @@ def test_two_daemons_on_one_sqlite_file_send_each_digest_once(
         assert first.shutdown(20) and second.shutdown(20)
     key = "daily@Europe/Berlin"
     runs = (first.last[key], second.last[key])
-    assert sorted(r.composed for r in runs) == [0, 2]  # one claimed the key, one was refused
+    assert sorted(r.result.tally.composed for r in runs) == [0, 2]  # one claimed, one refused
     assert {r.period for r in runs} == {"2026-11-26"}
-    assert sum(r.sent for r in runs) == 2
+    assert sum(r.result.tally.sent for r in runs) == 2
     assert sorted(smtp_sink.recipients()) == ["alice@example.org", "bob@example.org"]
     store = Store.open(load_config(project.config).database_url)
     assert store.outbox_counts() == {"sent": 2}
@@ -326,8 +326,8 @@ def test_feeds_are_fetched_on_their_own_interval(project: Project) -> None:
     assert jobs["fetch:900s"].args == (("sample",),)
     assert jobs["fetch:21600s"].args == (("slow",),)
     daemon.fetch(("slow",))
-    rows = daemon.app.store.feed_rows()
-    assert set(rows) == {"slow"} and rows["slow"]["last_fetch"] == clock.now
+    rows = daemon.app.store.stored_feeds()
+    assert set(rows) == {"slow"} and rows["slow"].last_fetch == clock.now
     assert daemon.app.store.entry_count() == 80
 
 

@@ -56,7 +56,7 @@ def test_dry_run_writes_eml_and_previews_and_records_nothing(
 
     store = store_for(project)
     assert store.outbox_counts() == {}
-    assert store.taken_entries("alice@example.org") == set()
+    assert store.taken_entries_of(["alice@example.org"])["alice@example.org"].keys == set()
     assert store.entry_count() == 80  # fetching stores entries; that marks nothing as seen
     store.close()
 
@@ -197,7 +197,7 @@ def test_entries_are_stored_before_the_feeds_caching_headers(
     def crash(self: object, *args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt  # stands in for the process dying here
 
-    monkeypatch.setattr(StoreClass, "save_feed_row", crash)
+    monkeypatch.setattr(StoreClass, "save_feed", crash)
     assert run(project, "fetch") == 130
     monkeypatch.undo()
     store = store_for(project)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from newsletter.cli import main
-from newsletter.pipeline import fetch
+from newsletter.records import HealthStatus
+from newsletter.run import fetch_and_store
 from newsletter.schedule import collect_status
 from tests.conftest import MAIN_YAML, HttpFiles, Project, Sink
 from tests.smtp_sink import Sink as ScriptedSink
@@ -74,12 +76,12 @@ def test_a_feed_failing_three_times_needs_attention_a_quiet_one_does_not(
     at = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
     app = open_app(project, Clock(at))
     for n in range(3):
-        app.clock = Clock(at + timedelta(minutes=n))
-        fetch(app, force=True)
+        app = dataclasses.replace(app, clock=Clock(at + timedelta(minutes=n)))
+        fetch_and_store(app.config, app.store, app.store, now=app.clock, force=True)
         report = collect_status(app)
         health = {f.name: f.health for f in report.feeds}
-        assert health["quiet"] == "quiet (no new entries)"
-        assert health["broken"].startswith("failing since") == (n == 2), health
+        assert str(health["quiet"]) == "quiet (no new entries)"
+        assert (health["broken"].status is HealthStatus.FAILING) == (n == 2), health
     app.store.close()
     code, out = status(project, at + timedelta(minutes=5), capsys)
     assert code == 1
@@ -97,8 +99,9 @@ def test_deferred_messages_need_attention(
         async def data_reply(self, server: Any, recipient: str, attempt: int) -> str | None:
             return "451 4.3.0 try again later"
 
-    with smtp_server(Busy()) as port:
-        configure(project, Sink("127.0.0.1", port))
+    busy = Busy()
+    with smtp_server(busy):
+        configure(project, busy)
         daemon = make_daemon(project, Clock(datetime(2026, 11, 26, 6, 0, 2, tzinfo=UTC)))
         daemon.fire("daily@Europe/Berlin")
         assert daemon.last["daily@Europe/Berlin"].status == "incomplete"

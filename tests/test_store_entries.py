@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from newsletter.config import load_config
 from newsletter.records import Entry
-from newsletter.sources import merge_entries
+from newsletter.run import store_entries
 from newsletter.store import Store
 from tests.conftest import Project
 
@@ -37,10 +37,8 @@ def test_many_writers_of_the_same_papers_at_once_leave_one_merged_row_each(
     def write(n: int) -> None:
         try:
             barrier.wait()
-            store.upsert_entries(
-                [paper(f"arxiv:{k}", f"feed{n}", popularity=n) for k in range(50)],
-                now=NOW,
-                merge=merge_entries,
+            store_entries(
+                store, [paper(f"arxiv:{k}", f"feed{n}", popularity=n) for k in range(50)], now=NOW
             )
         except BaseException as exc:
             errors.append(exc)

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import Engine, create_engine, inspect, make_url, text
 
 from newsletter.cli import main
 from newsletter.store import Store
-from newsletter.store.migrate import BASELINE, current_revision, head_revision
+from newsletter.store.migrate import BASELINE, current_revision, head_revision, upgrade
 from newsletter.store.schema import metadata
-from newsletter.store.store import make_engine
+from newsletter.store.sql import make_engine
 from tests.conftest import BACKENDS, postgres_admin_url
 
 
@@ -55,7 +55,7 @@ def test_first_open_applies_the_migrations_and_they_match_the_tables_in_code(
 
 def test_a_database_made_before_migrations_is_adopted_with_its_data(empty_url: str) -> None:
     engine = make_engine(empty_url)
-    metadata.create_all(engine)  # what Store.open did before Alembic
+    baseline_without_alembic(engine)  # what Store.open made before Alembic
     with engine.begin() as conn:
         conn.execute(
             text("INSERT INTO suppressions (email, reason, since) VALUES ('a@x.org', 'x', :t)"),
@@ -68,6 +68,69 @@ def test_a_database_made_before_migrations_is_adopted_with_its_data(empty_url: s
         assert current_revision(conn) == head_revision()
     store.close()
     assert head_revision() >= BASELINE
+
+
+def baseline_without_alembic(engine: Engine) -> None:
+    """The tables of the first schema, and no record of a migration."""
+    upgrade(engine, BASELINE)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+
+
+def test_version_markers_of_older_outboxes_become_columns(empty_url: str) -> None:
+    """0002: ``key#vN`` rows become the version of ``key`` (or an update row of their own)."""
+    engine = make_engine(empty_url)
+    upgrade(engine, BASELINE)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, schedule, period, started_at, status)"
+                " VALUES (1, 'daily', 'p', :t, 'composed')"
+            ),
+            {"t": "2026-01-01 00:00:00+00:00"},
+        )
+        for outbox_id in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO outbox (id, run_id, subscriber, status, message_id, subject,"
+                    " data, created_at, attempts, item_count, size)"
+                    " VALUES (:id, 1, :who, 'sent', :mid, 's', :data, :t, 1, 1, 1)"
+                ),
+                {
+                    "id": outbox_id,
+                    "who": f"s{outbox_id}@x.org",
+                    "mid": f"<{outbox_id}@x>",
+                    "data": b"x",
+                    "t": "2026-01-01 00:00:00+00:00",
+                },
+            )
+        rows = [
+            (1, "arxiv:1", "s1@x.org"),
+            (1, "arxiv:1#v2", "s1@x.org"),  # a paper and the version it carried
+            (2, "arxiv:1#v3", "s2@x.org"),  # an update alone
+            (2, "url:https://e.org/#vx", "s2@x.org"),  # not a marker
+        ]
+        for outbox_id, key, who in rows:
+            conn.execute(
+                text("INSERT INTO outbox_entries VALUES (:o, :k, :s)"),
+                {"o": outbox_id, "k": key, "s": who},
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        found = set(
+            conn.execute(
+                text(
+                    "SELECT outbox_id, entry_key, version, is_update FROM outbox_entries"
+                    " ORDER BY outbox_id, entry_key"
+                )
+            ).all()
+        )
+    engine.dispose()
+    assert found == {
+        (1, "arxiv:1", 2, False),
+        (2, "arxiv:1", 3, True),
+        (2, "url:https://e.org/#vx", None, False),
+    }
 
 
 def test_many_processes_opening_a_fresh_database_at_once_all_succeed(empty_url: str) -> None:

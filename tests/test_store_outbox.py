@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.records import Message
+from newsletter.records import CarriedEntry, Message
 from newsletter.store import Store
 from tests.conftest import NOW
 
@@ -34,7 +34,7 @@ def message(recipient: str, *keys: str, run: str = "r") -> Message:
         data=b"Subject: Digest\r\n\r\nhello\r\n",
         html="",
         text="",
-        entry_keys=keys,
+        carried=tuple(CarriedEntry(key) for key in keys),
     )
 
 
@@ -99,7 +99,7 @@ def test_a_digest_repeating_an_entry_the_subscriber_already_has_is_not_written(
     )
     assert written == 1
     assert [row.subscriber for row in store.outbox_rows()] == ["a@example.org", "b@example.org"]
-    assert store.taken_entries("a@example.org") == {"e1", "e2"}
+    assert store.taken_entries_of(["a@example.org"])["a@example.org"].keys == {"e1", "e2"}
     assert store.enqueue(second, [message("a@example.org", "e3", run="3")], NOW) == 1
 
 

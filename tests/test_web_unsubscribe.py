@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from newsletter.tokens import make_token, unsubscribe_url
+from newsletter.run.links import Links
+from newsletter.tokens import make_token
 from newsletter.web import create_app, running
 
 SECRET = "web-test-secret"
@@ -224,7 +225,7 @@ def test_app_refuses_empty_secret_and_odd_base_path(store: MemorySuppressions) -
 def test_the_link_put_in_the_mail_works_for_one_click(store: MemorySuppressions) -> None:
     app = create_app(secret=SECRET, suppressions=store, base_path="/news", now=Clock())
     with running(app) as url:
-        link = unsubscribe_url(url + "/news", "dave@example.com", SECRET, now=NOW)
+        link = Links(url + "/news", SECRET, NOW).unsubscribe("dave@example.com")
         # What Gmail/Yahoo do with List-Unsubscribe-Post: a plain POST, no cookies.
         r = httpx.post(link, data=ONE_CLICK, follow_redirects=False)
     assert r.status_code == 200

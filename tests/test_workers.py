@@ -12,13 +12,20 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from newsletter.checks import check_query
+from newsletter import report
+from newsletter.app import App, load_checked_config
 from newsletter.cli import main
-from newsletter.config import load_config, read_environment
-from newsletter.delivery import compose_into_outbox
-from newsletter.pipeline import App
+from newsletter.config import read_environment
+from newsletter.run import (
+    Audience,
+    DigestRun,
+    OutboxSink,
+    RunOptions,
+    RunResult,
+    partition_of,
+    send_with_workers,
+)
 from newsletter.store import Store
-from newsletter.workers import WorkersOutcome, partition, partition_of, send_with_workers
 from tests.conftest import NOW, Project, Sink, wait_for
 from tests.test_send import smtp_env
 
@@ -51,9 +58,21 @@ def many_subscribers(count: int) -> str:
 
 
 def open_app(project: Project, at: datetime) -> App:
-    config = load_config(project.config, query_checker=check_query)
+    config = load_checked_config(project.config)
     env = read_environment(project.root / ".env")
     return App(config=config, env=env, store=Store.open(config.database_url), clock=FixedClock(at))
+
+
+def compose_only(app: App) -> int:
+    """Compose a manual run into the outbox (no fetch, no delivery); how many were written."""
+    run = DigestRun(app, OutboxSink(app.store, app.store), RunOptions(fetch=False, deliver=False))
+    run.check()
+    run.compose()
+    return run.result.tally.composed
+
+
+def partition_size(app: App, index: int, count: int) -> int:
+    return len(Audience(partition=(index, count)).select(app.config.subscribers, ()))
 
 
 def test_partitions_cover_every_subscriber_once_whatever_the_case() -> None:
@@ -69,14 +88,12 @@ def test_several_sends_composing_at_once_write_each_subscriber_once(
     project.write(subscribers=many_subscribers(60))
     smtp_env(project, smtp_sink)
     app = open_app(project, NOW)
-    from newsletter.pipeline import fetch
-
-    fetch(app)
+    DigestRun(app, OutboxSink(app.store, app.store)).fetch()
     results: list[int] = []
     lock = threading.Lock()
 
     def one_send(_: int) -> None:
-        composed = compose_into_outbox(app)  # each call is a manual run of its own
+        composed = compose_only(app)  # each call is a manual run of its own
         with lock:
             results.append(composed)
 
@@ -125,17 +142,17 @@ def test_worker_processes_on_postgres_deliver_each_digest_once(
     smtp_env(project, smtp_sink)
     app = open_app(project, NOW)
     outcome = send_with_workers(app, 3)
-    assert isinstance(outcome, WorkersOutcome) and outcome.complete
+    assert isinstance(outcome, RunResult) and outcome.complete
     assert [w.exitcode for w in outcome.workers] == [0, 0, 0]
-    assert sorted(w.composed for w in outcome.workers) == sorted(
-        len(partition(app.config.subscribers, i, 3)) for i in range(3)
+    assert sorted(w.tally.composed for w in outcome.workers) == sorted(
+        partition_size(app, i, 3) for i in range(3)
     )
     assert all(w.peak_rss_kib > 10_000 for w in outcome.workers)
     received = Counter(smtp_sink.recipients())
     assert len(received) == 40 and set(received.values()) == {1}
-    assert outcome.sent == 40
-    again = send_with_workers(app, 3, fetch_first=False)
-    assert (again.composed, again.sent) == (0, 0)
+    assert outcome.tally.sent == 40
+    again = send_with_workers(app, 3, RunOptions(fetch=False))
+    assert (again.tally.composed, again.tally.sent) == (0, 0)
     app.store.close()
 
 
@@ -149,7 +166,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_repeats_at_most_its_open_sess
     project.write(subscribers=many_subscribers(subscribers))
     smtp_env(project, smtp_sink)
     app = open_app(project, NOW)
-    first: list[WorkersOutcome] = []
+    first: list[RunResult] = []
     runner = threading.Thread(target=lambda: first.append(send_with_workers(app, 4)))
     runner.start()
     wait_for(lambda: len(smtp_sink.envelopes) >= subscribers // 4, timeout=120)
@@ -160,12 +177,13 @@ def test_a_worker_killed_mid_run_loses_nothing_and_repeats_at_most_its_open_sess
     runner.join(timeout=180)
     assert first and not first[0].complete
     assert any(w.exitcode == -signal.SIGKILL for w in first[0].workers)
+    report.print_send(first[0])
     assert "was killed by signal 9" in capsys.readouterr().err
     app.store.close()
 
     # The dead worker's claimed rows wait for their lease (10 minutes) to expire.
     later = open_app(project, NOW + timedelta(minutes=11))
-    second = send_with_workers(later, 4, fetch_first=False)
+    second = send_with_workers(later, 4, RunOptions(fetch=False))
     assert second.complete
     rows = later.store.outbox_rows()
     later.store.close()

@@ -1,153 +1,106 @@
 """The shape of the two YAML files, validated with pydantic.
 
-Validators raise ``ValueError`` with a message that says how to fix the value;
-the loader adds ``file:line:`` in front.
+Validators raise ``ValueError`` with a message that says how to fix the value; the loader
+adds ``file:line:`` in front. Every number has a range and every string a length, so no
+value can overflow or stall a later stage; the characters themselves are checked for the
+whole file by :mod:`newsletter.config.yamlmarks`.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
-from apscheduler.triggers.cron import CronTrigger
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
-
-EMAIL_RE = re.compile(
-    r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
 )
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+from newsletter.config.addresses import (
+    MAX_LOCAL_OCTETS,
+    excerpt,
+    validate_address,
+    validate_domain,
+    validate_sender,
+)
+from newsletter.config.values import (
+    CronExpression,
+    Grace,
+    Interval,
+    LongLine,
+    SingleLine,
+    Text,
+    TimeZone,
+    check_id,
+    check_timezone,
+    cron_trigger,
+    no_newlines,
+    parse_duration,
+)
+
+__all__ = [  # the models, and the value types and checks other modules know from here
+    "AnnounceType",
+    "CronExpression",
+    "DeliveryModel",
+    "DigestModel",
+    "FeedModel",
+    "FeedType",
+    "Grace",
+    "Interval",
+    "LogFormat",
+    "NewsletterModel",
+    "Require",
+    "SingleLine",
+    "Strict",
+    "SubscribeModel",
+    "SubscriberModel",
+    "SubscribersModel",
+    "TopicModel",
+    "UpdatesMode",
+    "check_timezone",
+    "cron_trigger",
+    "no_newlines",
+    "parse_duration",
+]
+
+FeedType = Literal["feed", "arxiv", "hf-daily-papers"]
+AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
+UpdatesMode = Literal["list", "skip"]
+LogFormat = Literal["key=value", "json"]
+Require = Literal["either", "both"]
+
+TRENDING_ID = "trending"
+"""The built-in topic: the most popular papers of the period, defined by no one."""
+TRENDING_TITLE = "Trending"
+TRENDING_DEFAULT = 10
+"""How many papers the built-in ``trending`` topic holds."""
+
+VERP_TOKEN = 16
+"""Characters of the token in a VERP envelope sender ``local+token@domain``."""
+MAX_FOOTER_LINES = 5
+MAX_FOOTER_CHARS = 500
+MAX_TOPICS_PER_SUBSCRIBER = 100
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-def no_newlines(value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise ValueError("must be a single line — remove the line break")
-    return value
-
-
-SingleLine = Annotated[str, AfterValidator(no_newlines)]
-"""Text that ends up in a mail header or a page title: a line break there is never meant."""
-
-
-def check_email(value: str) -> str:
-    no_newlines(value)
-    if not EMAIL_RE.match(value):
-        raise ValueError(f"{value!r} is not a valid email address — write it as name@example.org")
-    return value
-
-
-def check_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {value!r} — use an IANA name such as Europe/Berlin or UTC"
-        ) from None
-    return value
-
-
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def _crontab_weekdays(field: str) -> str:
-    """Crontab day-of-week numbers (0 or 7 = Sunday) as names: APScheduler 3 counts from Monday."""
-    parts = []
-    for part in field.split(","):
-        span, _, step_text = part.partition("/")
-        if (span == "*" and not step_text) or any(c.isalpha() for c in span):
-            parts.append(part)
-            continue
-        step = int(step_text) if step_text.isdigit() else 1
-        if span == "*":
-            first, last = 0, 6
-        elif "-" in span:
-            low, _, high = span.partition("-")
-            first, last = int(low), int(high)
-        else:
-            first = int(span)
-            last = 7 if step_text else first
-        if not 0 <= first <= last <= 7 or step < 1:
-            raise ValueError(f"day of week {part!r} must be 0-7 (0 and 7 are Sunday) or a name")
-        parts.extend(_CRON_DAYS[day % 7] for day in range(first, last + 1, step))
-    return ",".join(dict.fromkeys(parts))
-
-
-def cron_trigger(expression: str, timezone: str) -> CronTrigger:
-    """A standard 5-field crontab (Sunday is 0 or 7) as an APScheduler trigger in ``timezone``."""
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"wrong number of fields: {len(fields)}, expected 5")
-    minute, hour, day, month, weekday = fields
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=_crontab_weekdays(weekday),
-        timezone=ZoneInfo(timezone),
-    )
-
-
-def check_cron(expression: str) -> str:
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"{expression!r} is not a 5-field cron expression "
-            "— write minute hour day-of-month month day-of-week, e.g. '0 7 * * 1-5'"
-        )
-    try:
-        cron_trigger(expression, "UTC")
-    except ValueError as exc:
-        raise ValueError(
-            f"bad cron expression {expression!r} ({exc}) — e.g. '0 7 * * *' for 07:00 every day"
-        ) from None
-    return expression
-
-
-CronExpression = Annotated[str, AfterValidator(check_cron)]
-
-_DURATION_PART = re.compile(r"(\d+)\s*([smhd])")
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``"30m"``, ``"6h"``, ``"1h30m"``, ``"90s"``, ``"1d"`` → timedelta; ValueError otherwise."""
-    compact = text.strip().lower().replace(" ", "")
-    parts = _DURATION_PART.findall(compact)
-    if not compact or "".join(n + u for n, u in parts) != compact:
-        raise ValueError(
-            f"{text!r} is not a duration — write a number and a unit (s, m, h, d), "
-            "e.g. 30m, 6h or 1h30m"
-        )
-    return timedelta(seconds=sum(int(n) * _DURATION_UNITS[u] for n, u in parts))
-
-
-def check_interval(text: str) -> str:
-    """A fetch interval: at least a minute, so a typo cannot hammer a publisher."""
-    if parse_duration(text) < timedelta(minutes=1):
-        raise ValueError(f"{text!r} is too short — fetch at most once a minute, e.g. 30m")
-    return text
-
-
-def check_grace(text: str) -> str:
-    parse_duration(text)
-    return text
-
-
-Interval = Annotated[str, AfterValidator(check_interval)]
-Grace = Annotated[str, AfterValidator(check_grace)]
+Domain = Annotated[str, AfterValidator(validate_domain)]
 
 
 class FeedModel(Strict):
     name: str
-    url: str
-    type: Literal["feed", "arxiv", "hf-daily-papers"] = "feed"
+    url: LongLine
+    type: FeedType = "feed"
     announce_types: tuple[str, ...] = ("new", "cross")
+    """Values of :data:`AnnounceType` (typed ``str`` so the pipeline can add revision types)."""
     fetch_every: Interval | None = None
 
     @field_validator("name")
@@ -155,77 +108,124 @@ class FeedModel(Strict):
     def _name(cls, value: str) -> str:
         if not value:
             raise ValueError("a feed needs a non-empty name — e.g. name: arxiv-cs-lg")
+        if len(value) > 100:
+            raise ValueError("a feed name may be at most 100 characters — shorten it")
         return no_newlines(value)
+
+    @field_validator("announce_types")
+    @classmethod
+    def _announce_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = get_args(AnnounceType)
+        wrong = [kind for kind in value if kind not in known]
+        if wrong or not value:
+            raise ValueError(
+                f"announce_types: {', '.join(map(excerpt, wrong)) or 'empty'} — list one or "
+                f"more of {', '.join(known)}"
+            )
+        return tuple(dict.fromkeys(value))
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value:
-            raise ValueError("a feed needs a url — an http(s):// URL or a local file path")
-        if "://" in value and not value.startswith(("http://", "https://", "file://")):
-            raise ValueError(
-                f"unsupported URL scheme in {value!r} — "
-                "use http://, https://, file:// or a file path"
-            )
+        if "://" in value:
+            if not value.startswith(("http://", "https://", "file://")):
+                raise ValueError(
+                    f"unsupported URL scheme in {excerpt(value)} — "
+                    "use http://, https://, file:// or a file path"
+                )
+            if any(char.isspace() for char in value):
+                raise ValueError(
+                    f"{excerpt(value)} contains a space — write spaces in a URL as %20"
+                )
         return value
 
 
 class DigestModel(Strict):
-    max_items: Annotated[int, Field(ge=1, le=1000)] = 25
-    lookback_days: Annotated[int, Field(ge=1, le=365)] = 7
-    updates: Literal["list", "skip"] = "list"
+    max_items: Annotated[StrictInt, Field(ge=1, le=1000)] = 25
+    lookback_days: Annotated[StrictInt, Field(ge=1, le=365)] = 7
+    updates: UpdatesMode = "list"
+
+
+class SubscribeModel(Strict):
+    """Public sign-up on the web (double opt-in)."""
+
+    enabled: StrictBool = False
+    allowed_domains: Annotated[tuple[Domain, ...], Field(max_length=1000)] = ()
+    """Only addresses at these domains may sign up (ASCII, lower case); empty = any."""
+    max_subscribers: Annotated[StrictInt, Field(ge=0, le=10_000_000)] = 0
+    """Sign-ups stop at this many web subscribers; 0 = no cap."""
+    confirm_hours: Annotated[StrictInt, Field(ge=1, le=720)] = 48
+    """How long a confirmation link stays valid."""
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value))
+
+
+class DeliveryModel(Strict):
+    max_consecutive_errors: Annotated[StrictInt, Field(ge=1, le=10_000)] = 20
+    """Relay refusals in a row after which a run pauses."""
 
 
 class NewsletterModel(Strict):
     title: SingleLine
     sender: str
-    base_url: str
-    database: str = "sqlite:///state/newsletter.db"
-    subscribers: str = "subscribers.yaml"
-    feeds: list[FeedModel] = Field(default_factory=list)
-    schedules: dict[str, CronExpression] = Field(default_factory=lambda: {"daily": "0 7 * * *"})
+    base_url: LongLine
+    database: LongLine = "sqlite:///state/newsletter.db"
+    subscribers: LongLine = "subscribers.yaml"
+    feeds: Annotated[list[FeedModel], Field(max_length=1000)] = Field(default_factory=list)
+    schedules: Annotated[dict[str, CronExpression], Field(max_length=100)] = Field(
+        default_factory=lambda: {"daily": "0 7 * * *"}
+    )
     digest: DigestModel = Field(default_factory=DigestModel)
-    timezone: str = "UTC"
-    templates: str | None = None
+    timezone: TimeZone = "UTC"
+    templates: LongLine | None = None
     fetch_every: Interval = "30m"
     catch_up: Grace = "6h"
-    log_format: Literal["key=value", "json"] = "key=value"
+    log_format: LogFormat = "key=value"
+    fetch_private_addresses: StrictBool = False
+    footer: str | None = None
+    archive_days: Annotated[StrictInt, Field(ge=1, le=3650)] = 90
+    public_site: StrictBool = True
+    trusted_proxies: Annotated[StrictInt, Field(ge=0, le=10)] = 0
+    subscribe: SubscribeModel = Field(default_factory=SubscribeModel)
+    bounce_address: str | None = None
+    delivery: DeliveryModel = Field(default_factory=DeliveryModel)
 
     @field_validator("sender")
     @classmethod
     def _sender(cls, value: str) -> str:
-        from email.utils import parseaddr
-
-        no_newlines(value)
-        _name, address = parseaddr(value)
-        if not address or not EMAIL_RE.match(address):
-            raise ValueError(
-                f"{value!r} is not an RFC 5322 address — "
-                "write it as: Paper Digest <digest@example.org>"
-            )
-        return value
+        return validate_sender(value)
 
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        no_newlines(value)
-        if not re.match(r"^https?://[^/\s]+", value):
+        example = "— e.g. https://digest.example.org/"
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError(f"{excerpt(value)} is not a valid URL {example}") from None
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(f"{excerpt(value)} is not an absolute http(s) URL {example}")
+        if any(char.isspace() for char in value) or "@" in parts.netloc:
+            raise ValueError(f"{excerpt(value)} must not hold spaces or a user name {example}")
+        if parts.query or parts.fragment:
             raise ValueError(
-                f"{value!r} is not an absolute http(s) URL — e.g. https://digest.example.org/"
+                f"{excerpt(value)} has a ?query or #fragment, but links are built under this "
+                f"URL {example}"
             )
         return value if value.endswith("/") else value + "/"
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return check_timezone(value)
 
     @field_validator("schedules")
     @classmethod
     def _schedules(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
-            if not ID_RE.match(str(name)):
-                raise ValueError(f"schedule name {name!r} must be letters, digits, '-', '_' or '.'")
+            try:
+                check_id(str(name))
+            except ValueError as exc:
+                raise ValueError(f"schedule name {exc}") from None
         return value
 
     @field_validator("feeds")
@@ -238,37 +238,88 @@ class NewsletterModel(Strict):
             seen.add(feed.name)
         return value
 
+    @field_validator("footer")
+    @classmethod
+    def _footer(cls, value: str | None) -> str | None:
+        """A line or a few (a postal address) under every digest; empty means none."""
+        if value is None:
+            return None
+        lines = [line.rstrip() for line in value.strip().splitlines()]
+        if len(lines) > MAX_FOOTER_LINES or len(value) > MAX_FOOTER_CHARS:
+            raise ValueError(
+                f"is {len(lines)} lines and {len(value)} characters; at most "
+                f"{MAX_FOOTER_LINES} lines and {MAX_FOOTER_CHARS} characters — shorten it"
+            )
+        return "\n".join(lines) or None
+
+    @field_validator("bounce_address")
+    @classmethod
+    def _bounce_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        address = validate_address(value)
+        room = MAX_LOCAL_OCTETS - 1 - VERP_TOKEN
+        local = address.rpartition("@")[0]
+        if len(local) > room:
+            raise ValueError(
+                f"the part before the @ of {excerpt(address)} is {len(local)} characters; "
+                f"bounces are addressed to local+<{VERP_TOKEN}-character token>@domain, so "
+                f"it may be at most {room} — use a shorter one, e.g. bounces@example.org"
+            )
+        return address
+
 
 class TopicModel(Strict):
-    title: SingleLine
-    query: str | None = None
-    about: str | None = None
+    title: SingleLine | None = None
+    query: Text | None = None
+    about: Text | None = None
     threshold: Annotated[float, Field(ge=-1.0, le=1.0)] | None = None
-    require: Literal["either", "both"] = "either"
+    require: Require = "either"
+    # How query words are reduced (the matcher's docs/matching.md): plural or snowball.
+    stemming: Literal["plural", "snowball"] = "plural"
+    trending: Annotated[StrictInt, Field(ge=1, le=100)] | None = None
+    """The N most popular papers (``query:``/``about:`` then only narrow them down)."""
+
+    @field_validator("stemming", mode="before")
+    @classmethod
+    def _stemming(cls, value: object) -> object:
+        if value not in ("plural", "snowball"):
+            raise ValueError(
+                f"{str(value)[:40]!r} is not a stemming — use plural (the default: "
+                "plurals fold, transformers = transformer) or snowball (words are stemmed, "
+                "transformer = transform)"
+            )
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trending_title(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("trending") is not None and "title" not in data:
+            return {**data, "title": TRENDING_TITLE}
+        return data
 
     @model_validator(mode="after")
-    def _needs_query_or_about(self) -> TopicModel:
-        if not self.query and not self.about:
-            raise ValueError("a topic needs query: (keywords) or about: (plain words) — add one")
+    def _complete(self) -> TopicModel:
+        if self.title is None:
+            raise ValueError("missing required key 'title' — add it, e.g. title: Speech synthesis")
+        if self.trending is None and not self.query and not self.about:
+            raise ValueError(
+                "a topic needs query: (keywords), about: (plain words) or trending: N — add one"
+            )
         return self
 
 
 class SubscriberModel(Strict):
     email: str
     name: SingleLine | None = None
-    schedule: str = "daily"
-    timezone: str | None = None
+    schedule: SingleLine = "daily"
+    timezone: TimeZone | None = None
     topics: list[str | TopicModel]
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        return check_email(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str | None) -> str | None:
-        return None if value is None else check_timezone(value)
+        return validate_address(value)
 
     @field_validator("topics")
     @classmethod
@@ -277,6 +328,11 @@ class SubscriberModel(Strict):
             raise ValueError(
                 "a subscriber needs at least one topic — list topic ids or {title, query}"
             )
+        if len(value) > MAX_TOPICS_PER_SUBSCRIBER:
+            raise ValueError(
+                f"{len(value)} topics; a subscriber may have at most "
+                f"{MAX_TOPICS_PER_SUBSCRIBER} — merge some"
+            )
         return value
 
 
@@ -284,5 +340,7 @@ class SubscribersModel(Strict):
     """The file's outline only; each topic and subscriber is validated on its own so that
     one bad entry does not hide the problems of the others."""
 
-    topics: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    topics: Annotated[dict[str, dict[str, Any]], Field(max_length=10_000)] = Field(
+        default_factory=dict
+    )
     subscribers: list[dict[str, Any]] = Field(default_factory=list)

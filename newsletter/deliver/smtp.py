@@ -23,14 +23,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parseaddr
 from types import TracebackType
 from typing import Protocol
 
 from newsletter import records
 from newsletter.deliver.retry import backoff
+from newsletter.deliver.settings import SmtpError, SmtpSettings
 from newsletter.deliver.throttle import RateLimiter
+from newsletter.records import OutboxStatus
 
 __all__ = [
     "MessageSender",
@@ -44,77 +46,15 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SECURITY_MODES = ("starttls", "ssl", "none")
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _BREAKER_THRESHOLD = 3
 """Consecutive failures to open a session before the sender stops trying for a while."""
 _BREAKER_SECONDS = 60.0
 
 
-class SmtpError(Exception):
-    """A delivery problem with context (host, step, server reply); never carries a secret."""
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """How to reach the relay. ``password`` is hidden from ``repr`` so it never reaches a log."""
-
-    host: str = "localhost"
-    port: int = 25
-    security: str = "starttls"
-    """``starttls`` (upgrade, verified), ``ssl`` (implicit TLS, verified) or ``none``."""
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    timeout: float = 30.0
-    """Seconds for every network operation (connect, each command, each reply)."""
-    connections: int = 2
-    rate_per_second: float | None = None
-    messages_per_connection: int = 100
-    allow_insecure: bool = False
-    """Permit ``security="none"`` to a host other than localhost (plaintext on the wire)."""
-    ca_file: str | None = None
-    """Extra CA bundle to trust (a private CA, or a test's self-signed certificate)."""
-    local_hostname: str | None = None
-    """Name given in EHLO; the machine's FQDN when None."""
-
-    def __post_init__(self) -> None:
-        if self.security not in SECURITY_MODES:
-            raise SmtpError(
-                f"SMTP security must be one of {', '.join(SECURITY_MODES)}, got {self.security!r}"
-            )
-        if not self.host:
-            raise SmtpError("SMTP host is empty")
-        if not 0 < self.port < 65536:
-            raise SmtpError(f"SMTP port must be between 1 and 65535, got {self.port}")
-        if self.timeout <= 0:
-            raise SmtpError(f"SMTP timeout must be positive, got {self.timeout}")
-        if self.connections < 1:
-            raise SmtpError(f"SMTP connections must be at least 1, got {self.connections}")
-        if self.messages_per_connection < 1:
-            raise SmtpError(
-                "messages per SMTP connection must be at least 1, "
-                f"got {self.messages_per_connection}"
-            )
-        if self.rate_per_second is not None and self.rate_per_second <= 0:
-            raise SmtpError(f"SMTP rate must be positive, got {self.rate_per_second}")
-        if (self.username is None) != (self.password is None):
-            raise SmtpError("set both the SMTP username and password, or neither")
-        if (
-            self.security == "none"
-            and self.host.lower() not in LOCAL_HOSTS
-            and not self.allow_insecure
-        ):
-            raise SmtpError(
-                f"SMTP security 'none' would send mail{' and password' if self.username else ''}"
-                f" to {self.host} unencrypted; it is allowed only for localhost. "
-                "Use 'starttls' or 'ssl', or allow it explicitly (allow_insecure)."
-            )
-
-
 @dataclass(frozen=True)
 class SendResult:
     message_id: str
-    status: str
+    status: OutboxStatus
     """``sent``, ``deferred`` or ``failed``."""
     reply: str
     """The server's reply (``250 2.0.0 queued as …``) or what went wrong, for logs and summaries."""
@@ -122,13 +62,13 @@ class SendResult:
     """The SMTP reply code, None when there was no reply (connection error, timeout)."""
 
 
-def classify(code: int) -> str:
+def classify(code: int) -> OutboxStatus:
     """2xx sent, 5xx failed (permanent); everything else, notably 4xx, is temporary."""
     if 200 <= code < 300:
-        return "sent"
+        return OutboxStatus.SENT
     if 500 <= code < 600:
-        return "failed"
-    return "deferred"
+        return OutboxStatus.FAILED
+    return OutboxStatus.DEFERRED
 
 
 class _SessionError(Exception):
@@ -227,7 +167,9 @@ class SmtpSender:
             sender = _address(message.sender)
             recipient = _address(message.recipient)
         except ValueError as exc:
-            return SendResult(message.message_id, "failed", f"invalid address: {exc}", None)
+            return SendResult(
+                message.message_id, OutboxStatus.FAILED, f"invalid address: {exc}", None
+            )
         with self._slots:
             return self._send(message, sender, recipient)
 
@@ -260,7 +202,7 @@ class SmtpSender:
             try:
                 conn, reused = self._checkout()
             except _SessionError as exc:
-                return SendResult(mid, "deferred", exc.reply, exc.code)
+                return SendResult(mid, OutboxStatus.DEFERRED, exc.reply, exc.code)
             self._limiter.wait()
             try:
                 code, reply, alive = self._transaction(conn, sender, recipient, message.data)
@@ -271,7 +213,7 @@ class SmtpSender:
                 if reused and exc.before_data and attempt == 1:
                     log.debug("SMTP session dropped before %s was sent; reconnecting", mid)
                     continue
-                return SendResult(mid, "deferred", self._scrub(exc.reason), None)
+                return SendResult(mid, OutboxStatus.DEFERRED, self._scrub(exc.reason), None)
             if code == 421 and reused and attempt == 1 and not alive:
                 conn.close(polite=False)
                 continue

@@ -1,6 +1,7 @@
 """The topic language and the matcher: which entries each topic catches, and why.
 
-Pure: depends only on :mod:`newsletter.records` and the stemmer. See docs/matching.md.
+Pure: depends only on :mod:`newsletter.records` and, for ``stemming: snowball`` topics,
+the Snowball stemmer. See docs/matching.md.
 """
 
 from newsletter.match.errors import QuerySyntaxError

@@ -1,7 +1,9 @@
 """An entry split into per-field token lists, computed once per entry per run.
 
-Everything a query needs to test a leaf (stems, folded forms, positions) and to
-explain a hit (character offsets, the words as written) comes from here.
+Everything a query needs to test a leaf (keys under each stemming, folded forms,
+positions) and to explain a hit (character offsets, the words as written) comes from
+here. Keys under the default folding come with the tokens; Snowball keys are computed
+only for fields that a ``stemming: snowball`` topic searches.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from newsletter.match.folding import DEFAULT_STEMMING, Stemming, fold, reduce, snowball_key
 from newsletter.match.nodes import Leaf, Phrase, Prefix, Term
-from newsletter.match.tokens import Token, fold, stem, tokenize
+from newsletter.match.tokens import Token, tokenize
 from newsletter.records import Entry
 
-__all__ = ["AnalyzedEntry", "FieldText", "Occurrence", "analyze"]
+__all__ = ["AnalyzedEntry", "FieldText", "Keys", "Occurrence", "analyze", "phrase_keys"]
 
 _GAP = Token("", "", -1, -1)
 """Placed between the values of a multi-valued field so a phrase cannot span two authors."""
@@ -34,24 +37,43 @@ class Occurrence(NamedTuple):
 
 
 @dataclass(slots=True)
+class Keys:
+    """One field's tokens reduced one way: each token's key, positions by key, key pairs."""
+
+    keys: list[str]
+    positions: dict[str, list[int]] = field(init=False)
+    bigrams: set[tuple[str, str]] = field(init=False)
+    """Adjacent key pairs: rejects most phrase candidates without walking positions."""
+
+    def __post_init__(self) -> None:
+        positions: dict[str, list[int]] = {}
+        for i, key in enumerate(self.keys):
+            positions.setdefault(key, []).append(i)
+        positions.pop("", None)  # the gap between values
+        self.positions = positions
+        self.bigrams = set(itertools.pairwise(self.keys))
+
+
+@dataclass(slots=True)
 class FieldText:
     """One field's text and tokens; multi-valued fields are joined with newlines."""
 
     text: str
     tokens: list[Token]
-    by_stem: dict[str, list[int]] = field(init=False)
-    bigrams: set[tuple[str, str]] = field(init=False)
-    """Adjacent stem pairs: rejects most phrase candidates without walking positions."""
+    plural: Keys = field(init=False)
+    _snowball: Keys | None = field(init=False, default=None)
     _folds: list[str] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        by_stem: dict[str, list[int]] = {}
-        for i, tok in enumerate(self.tokens):
-            by_stem.setdefault(tok.stem, []).append(i)
-        by_stem.pop("", None)  # the gap between values
-        self.by_stem = by_stem
-        stems = [t.stem for t in self.tokens]
-        self.bigrams = set(itertools.pairwise(stems))
+        self.plural = Keys([t.stem for t in self.tokens])
+
+    def keys(self, stemming: Stemming) -> Keys:
+        """The tokens' keys under ``stemming`` (Snowball keys are built on first use)."""
+        if stemming == "plural":
+            return self.plural
+        if self._snowball is None:
+            self._snowball = Keys([snowball_key(t.text) for t in self.tokens])
+        return self._snowball
 
     @property
     def folds(self) -> list[str]:
@@ -60,36 +82,42 @@ class FieldText:
             self._folds = [fold(t.text) for t in self.tokens]
         return self._folds
 
-    def find(self, leaf: Leaf) -> list[tuple[int, int]]:
+    def find(self, leaf: Leaf, stemming: Stemming = DEFAULT_STEMMING) -> list[tuple[int, int]]:
         """Token index ranges ``[first, last)`` where ``leaf`` occurs, in text order."""
         if isinstance(leaf, Term):
-            return [(i, i + 1) for i in self.by_stem.get(stem(leaf.text), ())]
+            positions = self.keys(stemming).positions.get(reduce(leaf.text, stemming), ())
+            return [(i, i + 1) for i in positions]
         if isinstance(leaf, Prefix):
             want = fold(leaf.text)
             return [(i, i + 1) for i, f in enumerate(self.folds) if f.startswith(want)]
-        return self.find_phrase(phrase_stems(leaf))
+        return self.find_phrase(phrase_keys(leaf, stemming), stemming)
 
-    def find_phrase(self, stems: tuple[str, ...]) -> list[tuple[int, int]]:
-        bigrams = self.bigrams
-        if not all((a, b) in bigrams for a, b in itertools.pairwise(stems)):
+    def find_phrase(self, words: tuple[str, ...], stemming: Stemming) -> list[tuple[int, int]]:
+        """Where the keys ``words`` occur consecutively, as token index ranges."""
+        index = self.keys(stemming)
+        bigrams = index.bigrams
+        if not all((a, b) in bigrams for a, b in itertools.pairwise(words)):
             return []
-        tokens, n = self.tokens, len(stems)
+        keys, n = index.keys, len(words)
         return [
             (i, i + n)
-            for i in self.by_stem.get(stems[0], ())
-            if i + n <= len(tokens) and all(tokens[i + k].stem == stems[k] for k in range(1, n))
+            for i in index.positions.get(words[0], ())
+            if i + n <= len(keys) and all(keys[i + k] == words[k] for k in range(1, n))
         ]
 
-    def occurrences(self, name: str, leaf: Leaf) -> list[Occurrence]:
+    def occurrences(
+        self, name: str, leaf: Leaf, stemming: Stemming = DEFAULT_STEMMING
+    ) -> list[Occurrence]:
         out = []
-        for first, last in self.find(leaf):
+        for first, last in self.find(leaf, stemming):
             start, end = self.tokens[first].start, self.tokens[last - 1].end
             out.append(Occurrence(name, start, end, self.text[start:end]))
         return out
 
 
-def phrase_stems(leaf: Phrase) -> tuple[str, ...]:
-    return tuple(stem(w) for w in leaf.words)
+def phrase_keys(leaf: Phrase, stemming: Stemming) -> tuple[str, ...]:
+    """A phrase's words reduced as the text is: the same folding for queries and text."""
+    return tuple(reduce(w, stemming) for w in leaf.words)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,14 +26,32 @@ class QuerySyntaxError(ValueError):
     def caret(self) -> str:
         """Two lines: the query line holding the column, and a caret under that column.
 
-        Multi-line YAML queries show only the offending line; tabs are kept and wide
-        (East Asian) characters take two cells, so the caret lines up in a terminal.
+        Multi-line YAML queries show only the offending line, and a long line only the
+        part around the column (``…`` marks what is cut). Tabs are kept, wide (East
+        Asian) characters take two cells, so the caret lines up in a terminal; control
+        characters show as ``�``.
         """
         line_start = self.query.rfind("\n", 0, self.column) + 1
         line_end = self.query.find("\n", self.column)
-        line = self.query[line_start : line_end if line_end >= 0 else len(self.query)]
-        pad = "".join(_cell(ch) for ch in self.query[line_start : self.column])
+        line_end = len(self.query) if line_end < 0 else line_end
+        first = max(line_start, self.column - _BEFORE)
+        last = min(line_end, self.column + _AFTER)
+        head = "…" if first > line_start else ""
+        tail = "…" if last < line_end else ""
+        line = head + _printable(self.query[first:last]) + tail
+        pad = "".join(_cell(ch) for ch in head + _printable(self.query[first : self.column]))
         return f"{line}\n{pad}^"
+
+
+# How much of a long query line the caret shows, before and after the column.
+_BEFORE = 60
+_AFTER = 20
+
+
+def _printable(text: str) -> str:
+    return "".join(
+        "\ufffd" if ch != "\t" and unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text
+    )
 
 
 def _cell(ch: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from newsletter.match.analyze import AnalyzedEntry, Occurrence
+from newsletter.match.folding import DEFAULT_STEMMING, Stemming
 from newsletter.match.nodes import And, Field, Leaf, Node, Not, Or
 
 __all__ = [
@@ -36,18 +37,23 @@ OTHER_WEIGHT = 1.0
 POPULARITY_WEIGHT = 0.2
 
 
-def evaluate(node: Node, doc: AnalyzedEntry, field: str | None = None) -> bool:
+def evaluate(
+    node: Node,
+    doc: AnalyzedEntry,
+    field: str | None = None,
+    stemming: Stemming = DEFAULT_STEMMING,
+) -> bool:
     """Whether ``node`` matches ``doc``; ``field`` is the scope set by an enclosing ``field:``."""
     if isinstance(node, And):
-        return all(evaluate(c, doc, field) for c in node.children)
+        return all(evaluate(c, doc, field, stemming) for c in node.children)
     if isinstance(node, Or):
-        return any(evaluate(c, doc, field) for c in node.children)
+        return any(evaluate(c, doc, field, stemming) for c in node.children)
     if isinstance(node, Not):
-        return not evaluate(node.child, doc, field)
+        return not evaluate(node.child, doc, field, stemming)
     if isinstance(node, Field):
-        return evaluate(node.child, doc, node.name)
+        return evaluate(node.child, doc, node.name, stemming)
     names = DEFAULT_FIELDS if field is None else (field,)
-    return any(doc.fields[name].find(node) for name in names)
+    return any(doc.fields[name].find(node, stemming) for name in names)
 
 
 def positive_leaves(node: Node, field: str | None = None) -> list[tuple[str | None, Leaf]]:
@@ -94,12 +100,14 @@ def score(leaf_weights: list[float], popularity: int | None) -> float:
     return round(sum(leaf_weights) * popularity_lift(popularity), 6)
 
 
-def leaf_occurrences(doc: AnalyzedEntry, field: str | None, leaf: Leaf) -> list[Occurrence]:
+def leaf_occurrences(
+    doc: AnalyzedEntry, field: str | None, leaf: Leaf, stemming: Stemming = DEFAULT_STEMMING
+) -> list[Occurrence]:
     """Every place ``leaf`` occurs in ``doc`` within ``field`` (title and abstract by default)."""
     names = DEFAULT_FIELDS if field is None else (field,)
     out: list[Occurrence] = []
     for name in names:
-        out.extend(doc.fields[name].occurrences(name, leaf))
+        out.extend(doc.fields[name].occurrences(name, leaf, stemming))
     return out
 
 
@@ -133,7 +141,9 @@ def _explain_leaf(occurrences: list[Occurrence]) -> Explanation:
     )
 
 
-def explain_leaf_in(doc: AnalyzedEntry, names: Sequence[str], leaf: Leaf) -> Explanation | None:
+def explain_leaf_in(
+    doc: AnalyzedEntry, names: Sequence[str], leaf: Leaf, stemming: Stemming = DEFAULT_STEMMING
+) -> Explanation | None:
     """One leaf's explanation straight from the token positions (the matcher's hot path).
 
     Same result as ``explain([leaf_occurrences(...)])`` without building occurrences.
@@ -144,7 +154,7 @@ def explain_leaf_in(doc: AnalyzedEntry, names: Sequence[str], leaf: Leaf) -> Exp
     found: list[tuple[int, int, str]] = []
     for name in names:
         text = doc.fields[name]
-        ranges = text.find(leaf)
+        ranges = text.find(leaf, stemming)
         if not ranges:
             continue
         tokens, raw, order = text.tokens, text.text, _FIELD_ORDER[name]

@@ -1,8 +1,9 @@
 """Matching a batch of entries against many topics at once.
 
-Why it is fast: each distinct query text is compiled once, however many subscribers
-share it. Per ``match`` call every entry is tokenized once, and the batch is turned
-into an inverted index of bitsets (bit *i* = entry *i*) per field and stem. A query
+Why it is fast: each distinct (query text, stemming) is compiled once, however many
+subscribers share it. Per ``match`` call every entry is tokenized once, and the batch is
+turned into an inverted index of bitsets (bit *i* = entry *i*) per stemming, field and
+key, each built the first time a query needs it. A query
 is then evaluated for all entries together with integer AND/OR/NOT over those bitsets,
 so a query whose words occur in no entry costs a few dictionary lookups. Only the
 (entry, query) pairs that match are explained (spans, words, score), once per pair,
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from newsletter.match.analyze import AnalyzedEntry, analyze, phrase_stems
+from newsletter.match.analyze import AnalyzedEntry, analyze, phrase_keys
 from newsletter.match.evaluate import (
     DEFAULT_FIELDS,
     Explanation,
@@ -25,9 +26,9 @@ from newsletter.match.evaluate import (
     popularity_lift,
     positive_leaves,
 )
+from newsletter.match.folding import STEMMINGS, Stemming, fold, reduce
 from newsletter.match.nodes import And, Field, Leaf, Node, Not, Or, Phrase, Prefix, Term
 from newsletter.match.parser import parse
-from newsletter.match.tokens import fold, stem
 from newsletter.records import Entry, Topic, TopicMatch
 
 if TYPE_CHECKING:
@@ -39,11 +40,17 @@ SIMILARITY_WEIGHT = 4.0
 __all__ = ["CompiledQuery", "MatchStats", "Matcher"]
 
 
+ScopedLeaf = tuple[Stemming, str | None, Leaf]
+"""A leaf as the index sees it: how words are reduced, the field (None: title and
+abstract) and the leaf."""
+
+
 @dataclass(slots=True)
 class CompiledQuery:
-    """One distinct query text, parsed once, with the topics that use it."""
+    """One distinct (query text, stemming), parsed once, with the topics that use it."""
 
     text: str
+    stemming: Stemming
     node: Node
     leaf_ids: tuple[int, ...]
     """The query's positive leaves (what a match is explained by), as matcher-wide ids."""
@@ -58,7 +65,7 @@ class MatchStats:
     """Counters that show the work done (tests and the benchmark read them)."""
 
     compiled: int = 0
-    """Distinct queries parsed."""
+    """Distinct (query, stemming) pairs parsed."""
     evaluations: int = 0
     """Query evaluations over a whole batch (one per distinct query per ``match`` call)."""
     explained: int = 0
@@ -71,18 +78,18 @@ class Matcher:
     """Matches entries against topics; build once per run, call :meth:`match` per batch."""
 
     def __init__(self, topics: Iterable[Topic], semantic: SemanticScorer | None = None) -> None:
-        """Compile every distinct query once.
+        """Compile every distinct (query, stemming) once.
 
         ``semantic`` scores ``about`` topics; when such topics exist and it is None, the
         default model is used, and :class:`~newsletter.match.semantic.SemanticUnavailableError`
         is raised if the ``semantic`` extra is not installed.
         """
         self.stats = MatchStats()
-        self._queries: dict[str, CompiledQuery] = {}
+        self._queries: dict[tuple[str, Stemming], CompiledQuery] = {}
         self._topics: dict[str, Topic] = {}
         self._about_topics: list[Topic] = []
-        self._leaf_ids: dict[tuple[str | None, Leaf], int] = {}
-        self._leaves: list[tuple[str | None, Leaf]] = []
+        self._leaf_ids: dict[ScopedLeaf, int] = {}
+        self._leaves: list[ScopedLeaf] = []
         for topic in topics:
             self._add(topic)
         self.semantic = semantic
@@ -102,6 +109,11 @@ class Matcher:
                 )
             return
         self._topics[topic.id] = topic
+        if topic.stemming not in STEMMINGS:
+            raise ValueError(
+                f"topic {topic.id!r}: stemming must be one of {', '.join(STEMMINGS)}, "
+                f"not {topic.stemming!r}"
+            )
         if topic.about is not None:
             if topic.require not in ("either", "both"):
                 raise ValueError(
@@ -111,18 +123,19 @@ class Matcher:
         query = topic.query
         if query is None:
             return
-        compiled = self._queries.get(query)
+        compiled = self._queries.get((query, topic.stemming))
         if compiled is None:
             node = parse(query)
-            compiled = CompiledQuery(query, node, self._intern(positive_leaves(node)))
-            self._queries[query] = compiled
+            leaves = [(topic.stemming, f, leaf) for f, leaf in positive_leaves(node)]
+            compiled = CompiledQuery(query, topic.stemming, node, self._intern(leaves))
+            self._queries[query, topic.stemming] = compiled
             self.stats.compiled += 1
         if topic.about is None:
             compiled.topic_ids.append(topic.id)
         else:
             compiled.keep = True
 
-    def _intern(self, leaves: list[tuple[str | None, Leaf]]) -> tuple[int, ...]:
+    def _intern(self, leaves: list[ScopedLeaf]) -> tuple[int, ...]:
         """Number leaves matcher-wide, so per-entry caches key on small ints, not nodes."""
         ids = []
         for leaf in leaves:
@@ -140,13 +153,13 @@ class Matcher:
         batch = _Batch(list(docs.values()), self._leaves)
         keys = list(docs)
         lifts = [popularity_lift(doc.entry.popularity) for doc in docs.values()]
-        kept: dict[str, dict[int, Explanation]] = {}
+        kept: dict[tuple[str, Stemming], dict[int, Explanation]] = {}
         stats = self.stats
         for compiled in self._queries.values():
             stats.evaluations += 1
-            bits = batch.eval(compiled.node, None)
+            bits = batch.eval(compiled.node, None, compiled.stemming)
             hits: dict[int, Explanation] = (
-                kept.setdefault(compiled.text, {}) if compiled.keep else {}
+                kept.setdefault((compiled.text, compiled.stemming), {}) if compiled.keep else {}
             )
             for i in _iter_bits(bits):
                 why = batch.explain(i, compiled.leaf_ids)
@@ -167,7 +180,7 @@ class Matcher:
     def _match_about(
         self,
         entries: list[Entry],
-        kept: dict[str, dict[int, Explanation]],
+        kept: dict[tuple[str, Stemming], dict[int, Explanation]],
         lifts: list[float],
         result: dict[str, dict[str, TopicMatch]],
     ) -> None:
@@ -181,7 +194,7 @@ class Matcher:
             assert topic.about is not None
             row = rows[topic.about]
             close = {int(i) for i in decide(row, topic.threshold).nonzero()[0]}
-            lexical = kept.get(topic.query, {}) if topic.query is not None else {}
+            lexical = kept.get((topic.query, topic.stemming), {}) if topic.query is not None else {}
             if topic.query is not None and topic.require == "both":
                 chosen = close & lexical.keys()
             else:
@@ -201,7 +214,7 @@ class Matcher:
 
 
 def _definition(topic: Topic) -> tuple[object, ...]:
-    return (topic.query, topic.about, topic.threshold, topic.require)
+    return (topic.query, topic.about, topic.threshold, topic.require, topic.stemming)
 
 
 def _iter_bits(bits: int) -> Iterator[int]:
@@ -214,21 +227,26 @@ def _iter_bits(bits: int) -> Iterator[int]:
 class _Batch:
     """Bitset inverted index over one batch of analyzed entries; leaf results are memoised."""
 
-    def __init__(self, docs: list[AnalyzedEntry], leaves: list[tuple[str | None, Leaf]]) -> None:
+    def __init__(self, docs: list[AnalyzedEntry], leaves: list[ScopedLeaf]) -> None:
         self.docs = docs
         self.leaves = leaves
         self._hits: dict[int, Explanation | None] = {}
         self._lid_bits: dict[int, list[tuple[str, int]]] = {}
         self.all = (1 << len(docs)) - 1
-        self.stems: dict[str, dict[str, int]] = {}
+        self._keys: dict[tuple[Stemming, str], dict[str, int]] = {}
         self._folds: dict[str, tuple[list[str], dict[str, int]]] = {}
-        self._leaf_bits: dict[tuple[str, Leaf], int] = {}
-        for name in ("title", "abstract", "author", "category", "feed"):
-            stem_rows: dict[str, list[int]] = {}
-            for i, doc in enumerate(docs):
-                for s in doc.fields[name].by_stem:
-                    stem_rows.setdefault(s, []).append(i)
-            self.stems[name] = {s: _bits(rows) for s, rows in stem_rows.items()}
+        self._leaf_bits: dict[tuple[Stemming, str, Leaf], int] = {}
+
+    def keys(self, stemming: Stemming, name: str) -> dict[str, int]:
+        """Key -> bitset of the entries holding it in field ``name``, built on first use."""
+        index = self._keys.get((stemming, name))
+        if index is None:
+            rows: dict[str, list[int]] = {}
+            for i, doc in enumerate(self.docs):
+                for key in doc.fields[name].keys(stemming).positions:
+                    rows.setdefault(key, []).append(i)
+            index = self._keys[stemming, name] = {k: _bits(r) for k, r in rows.items()}
+        return index
 
     def _fold_index(self, name: str) -> tuple[list[str], dict[str, int]]:
         """Sorted folded vocabulary and its bitsets, built on the first prefix query."""
@@ -241,52 +259,56 @@ class _Batch:
             index = self._folds[name] = (sorted(rows), {f: _bits(r) for f, r in rows.items()})
         return index
 
-    def eval(self, node: Node, field: str | None) -> int:
+    def eval(self, node: Node, field: str | None, stemming: Stemming) -> int:
         """Bitset of the entries ``node`` matches, within ``field`` (None: title + abstract)."""
         if isinstance(node, And):
             bits = self.all
             for child in node.children:
-                bits &= self.eval(child, field)
+                bits &= self.eval(child, field, stemming)
                 if not bits:
                     break
             return bits
         if isinstance(node, Or):
             bits = 0
             for child in node.children:
-                bits |= self.eval(child, field)
+                bits |= self.eval(child, field, stemming)
             return bits
         if isinstance(node, Not):
-            return self.all & ~self.eval(node.child, field)
+            return self.all & ~self.eval(node.child, field, stemming)
         if isinstance(node, Field):
-            return self.eval(node.child, node.name)
+            return self.eval(node.child, node.name, stemming)
         if field is None:
-            return self.leaf_bits(DEFAULT_FIELDS[0], node) | self.leaf_bits(DEFAULT_FIELDS[1], node)
-        return self.leaf_bits(field, node)
+            return self.leaf_bits(stemming, DEFAULT_FIELDS[0], node) | self.leaf_bits(
+                stemming, DEFAULT_FIELDS[1], node
+            )
+        return self.leaf_bits(stemming, field, node)
 
-    def leaf_bits(self, name: str, leaf: Leaf) -> int:
-        key = (name, leaf)
+    def leaf_bits(self, stemming: Stemming, name: str, leaf: Leaf) -> int:
+        if isinstance(leaf, Prefix):
+            stemming = "plural"  # prefixes compare folded text: one result for both
+        key = (stemming, name, leaf)
         bits = self._leaf_bits.get(key)
         if bits is None:
-            bits = self._compute_leaf(name, leaf)
+            bits = self._compute_leaf(stemming, name, leaf)
             self._leaf_bits[key] = bits
         return bits
 
-    def _compute_leaf(self, name: str, leaf: Leaf) -> int:
-        stems = self.stems[name]
-        if isinstance(leaf, Term):
-            return stems.get(stem(leaf.text), 0)
+    def _compute_leaf(self, stemming: Stemming, name: str, leaf: Leaf) -> int:
         if isinstance(leaf, Prefix):
             return self._prefix_bits(name, fold(leaf.text))
+        keys = self.keys(stemming, name)
+        if isinstance(leaf, Term):
+            return keys.get(reduce(leaf.text, stemming), 0)
         assert isinstance(leaf, Phrase)
-        words = phrase_stems(leaf)
+        words = phrase_keys(leaf, stemming)
         candidates = self.all
-        for s in words:
-            candidates &= stems.get(s, 0)
+        for key in words:
+            candidates &= keys.get(key, 0)
             if not candidates:
                 return 0
         bits = 0
         for i in _iter_bits(candidates):
-            if self.docs[i].fields[name].find_phrase(words):
+            if self.docs[i].fields[name].find_phrase(words, stemming):
                 bits |= 1 << i
         return bits
 
@@ -313,13 +335,15 @@ class _Batch:
         key = lid * len(self.docs) + i
         if key in self._hits:
             return self._hits[key]
-        field, leaf = self.leaves[lid]
+        stemming, field, leaf = self.leaves[lid]
         per_field = self._lid_bits.get(lid)
         if per_field is None:
             scope = DEFAULT_FIELDS if field is None else (field,)
-            per_field = self._lid_bits[lid] = [(n, self.leaf_bits(n, leaf)) for n in scope]
+            per_field = self._lid_bits[lid] = [
+                (n, self.leaf_bits(stemming, n, leaf)) for n in scope
+            ]
         present = [name for name, bits in per_field if bits >> i & 1]
-        found = explain_leaf_in(self.docs[i], present, leaf) if present else None
+        found = explain_leaf_in(self.docs[i], present, leaf, stemming) if present else None
         self._hits[key] = found
         return found
 

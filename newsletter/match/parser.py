@@ -10,6 +10,9 @@ Grammar, lowest precedence first::
     leaf    := word | "quoted phrase" | prefix*
 
 Operators are recognised in upper case only; ``and``/``or``/``not`` are ordinary words.
+
+Any string is either a query or a :class:`QuerySyntaxError`: length and nesting are
+capped before they can cost memory or stack, and nothing here recurses per character.
 """
 
 from __future__ import annotations
@@ -38,6 +41,13 @@ __all__ = ["parse"]
 
 MAX_DEPTH = 40
 """Nesting limit (parentheses and NOTs): far beyond any real topic, well within Python's stack."""
+MAX_LENGTH = 10_000
+"""Characters in one query: a long list of alternatives fits; a pasted document does not."""
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Control characters but tab and line breaks (a NUL byte, an escape), and lone surrogates
+(undecodable bytes in a command-line argument): nothing to search for, unsafe to print."""
+_SHOWN = 40
+"""Longest piece of the query quoted back in a message."""
 
 _FIELD_RE = re.compile(r"([A-Za-z]+):")
 _FIELD_LIST = ", ".join(f"{f}:" for f in (*FIELDS, *FIELD_ALIASES))
@@ -54,9 +64,33 @@ class _Tok:
 
 def parse(query: str) -> Node:
     """Parse a topic query; raise :class:`QuerySyntaxError` with the offending column."""
+    _check_characters(query)
     node = _Parser(query, _lex(query)).parse()
     _reject_negation_only(node, query)
     return node
+
+
+def _check_characters(query: str) -> None:
+    """Refuse what no topic needs and what would make parsing costly or output unreadable."""
+    if len(query) > MAX_LENGTH:
+        raise QuerySyntaxError(
+            f"query is {len(query):,} characters long, more than {MAX_LENGTH:,}: "
+            "split it into several topics",
+            MAX_LENGTH,
+            query,
+        )
+    bad = _UNPRINTABLE.search(query)
+    if bad is not None:
+        code = ord(bad[0])
+        what = "a broken character (lone surrogate)" if code >= 0xD800 else "a control character"
+        raise QuerySyntaxError(
+            f"the query contains {what}, U+{code:04X}: remove it", bad.start(), query
+        )
+
+
+def _shown(text: str) -> str:
+    """``text`` for a message, shortened: a message stays one readable line."""
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
 def _lex(query: str) -> list[_Tok]:
@@ -93,29 +127,21 @@ def _lex(query: str) -> list[_Tok]:
     return toks
 
 
-def _lex_word(
-    query: str, start: int, end: int, toks: list[_Tok], after_field: bool = False
-) -> None:
+def _lex_word(query: str, start: int, end: int, toks: list[_Tok]) -> None:
     """Lex one space-delimited word: an operator, ``field:...``, or a leaf.
 
-    Right after ``field:`` an operator word is searched for (``title:AND``).
+    Right after ``field:`` an operator word is searched for (``title:AND``), and another
+    field is an error (``title:author:x``).
     """
     word = query[start:end]
-    if word in OPERATORS and not after_field:
+    if word in OPERATORS:
         toks.append(_Tok(word, start, word))
         return
     m = _FIELD_RE.match(word)
     if m is None:
         toks.append(_Tok("LEAF", start, leaf=_word_leaf(query, word, start)))
         return
-    name = FIELD_ALIASES.get(m[1].lower(), m[1].lower())
-    if name not in FIELDS:
-        raise QuerySyntaxError(
-            f"unknown field '{m[1]}:'; fields are {_FIELD_LIST} "
-            '(quote the text to search for it literally: "' + word + '")',
-            start,
-            query,
-        )
+    name = _field_name(query, m, start, end)
     toks.append(_Tok("FIELD", start, name))
     rest = start + m.end()
     if rest == end:
@@ -128,9 +154,29 @@ def _lex_word(
         return
     if query[rest] == "-":
         raise QuerySyntaxError(
-            f"put the minus before the field, as in -{m[0]}{query[rest + 1 : end]}", rest, query
+            f"put the minus before the field, as in -{m[0]}{_shown(query[rest + 1 : end])}",
+            rest,
+            query,
         )
-    _lex_word(query, rest, end, toks, after_field=True)
+    inner = _FIELD_RE.match(query, rest, end)
+    if inner is not None:
+        _field_name(query, inner, rest, end)
+        raise QuerySyntaxError("a field cannot be nested in another field", rest, query)
+    toks.append(_Tok("LEAF", rest, leaf=_word_leaf(query, query[rest:end], rest)))
+
+
+def _field_name(query: str, m: re.Match[str], pos: int, end: int) -> str:
+    """The canonical name of the field ``m`` found at ``pos``, or an error listing them."""
+    name = FIELD_ALIASES.get(m[1].lower(), m[1].lower())
+    if name not in FIELDS:
+        word = query[pos:end]
+        raise QuerySyntaxError(
+            f"unknown field '{_shown(m[1])}:'; fields are {_FIELD_LIST} "
+            f'(quote the text to search for it literally: "{_shown(word)}")',
+            pos,
+            query,
+        )
+    return name
 
 
 def _word_leaf(query: str, word: str, pos: int) -> Leaf:
@@ -149,7 +195,9 @@ def _word_leaf(query: str, word: str, pos: int) -> Leaf:
         return Prefix(body, pos=pos)
     tokens = tokenize(word)
     if not tokens:
-        raise QuerySyntaxError(f"'{word}' has no letters or digits to search for", pos, query)
+        raise QuerySyntaxError(
+            f"'{_shown(word)}' has no letters or digits to search for", pos, query
+        )
     if len(tokens) == 1:
         return Term(tokens[0].text, pos=pos)
     return Phrase(tuple(t.text for t in tokens), raw=word, pos=pos)

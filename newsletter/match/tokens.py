@@ -1,26 +1,29 @@
-"""Splitting text into stemmed tokens, the one analysis shared by queries and entries.
+"""Splitting text into tokens, the one analysis shared by queries and entries.
 
 Queries and entries go through the same function, so a query word matches an entry
-word exactly when both reduce to the same stem. Offsets always refer to the original
-text (no normalisation happens before splitting), which is what highlighting needs.
+word exactly when both reduce to the same key (see :mod:`newsletter.match.folding`).
+Offsets always refer to the original text (no normalisation happens before splitting),
+which is what highlighting needs.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-import threading
 import unicodedata
-from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import snowballstemmer
+from newsletter.match.folding import plural_key
 
-__all__ = ["Token", "fold", "stem", "tokenize"]
+__all__ = ["Token", "stem", "tokenize"]
 
 
 class Token(NamedTuple):
-    """One run of letters and digits: as written, its stem, and where it sits in the text."""
+    """One run of letters and digits: as written, its key, and where it sits in the text.
+
+    ``stem`` is the key under the default (plural) folding; a possessive ``'s`` stays
+    in ``text`` (so it is highlighted with its word) and is dropped from the key.
+    """
 
     text: str
     stem: str
@@ -28,8 +31,11 @@ class Token(NamedTuple):
     end: int
 
 
-# ASCII text (most titles) needs no table: letters and digits are ``[^\W_]``.
-_ASCII_RE = re.compile(r"[^\W_]+")
+# ASCII text (most titles) needs no table: letters and digits are ``[^\W_]``. A
+# possessive ("LLM's", but not the "'s" of "O'sullivan") stays with its word instead
+# of leaving a stray "s" token that would break phrases.
+_ASCII_RE = re.compile(r"[^\W_]+(?:'[sS](?![^\W_]))?")
+_POSSESSIVE = r"(?:['\u2019][sS](?![^\W_]))?"
 _unicode_re: re.Pattern[str] | None = None
 
 
@@ -52,7 +58,7 @@ def _token_re() -> re.Pattern[str]:
                 start = code
             prev = code
         ranges.append(_range(start, prev))
-        _unicode_re = re.compile(r"[^\W_](?:[^\W_]|[" + "".join(ranges) + r"])*")
+        _unicode_re = re.compile(r"[^\W_](?:[^\W_]|[" + "".join(ranges) + r"])*" + _POSSESSIVE)
     return _unicode_re
 
 
@@ -62,32 +68,13 @@ def _range(first: int, last: int) -> str:
     return f"{re.escape(chr(first))}-{re.escape(chr(last))}"
 
 
-_LOCAL = threading.local()
-
-
-def _stemmer() -> Any:
-    """One stemmer per thread: a Snowball stemmer keeps state while it works and is not
-    safe to share (two threads matching at once crashed inside a shared one)."""
-    stemmer = getattr(_LOCAL, "stemmer", None)
-    if stemmer is None:
-        stemmer = _LOCAL.stemmer = snowballstemmer.stemmer("english")
-    return stemmer
-
-
-def fold(word: str) -> str:
-    """Case-fold and compose, so "Résumé" typed either way compares equal."""
-    folded = word.casefold()
-    return folded if folded.isascii() else unicodedata.normalize("NFC", folded)
-
-
-@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """The Snowball English stem of a word's folded form (cached: vocabularies repeat)."""
-    return str(_stemmer().stemWord(fold(word)))
+    """A word's key under the default folding (plural): what a bare query word matches."""
+    return plural_key(word)
 
 
 def tokenize(text: str) -> list[Token]:
     """Split ``text`` into tokens; everything but letters, digits and marks separates."""
     pattern = _ASCII_RE if text.isascii() else _token_re()
-    make = Token._make
-    return [make((m[0], stem(m[0]), m.start(), m.end())) for m in pattern.finditer(text)]
+    make, key = Token._make, plural_key
+    return [make((m[0], key(m[0]), m.start(), m.end())) for m in pattern.finditer(text)]

@@ -168,5 +168,5 @@ class MimeBuilder:
             data=data,
             html=rendered.html,
             text=rendered.text,
-            entry_keys=digest.entry_keys,
+            carried=digest.carried,
         )

@@ -13,7 +13,6 @@ runs once, immediately.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import signal
@@ -32,13 +31,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from newsletter import logs
+from newsletter.app import App
 from newsletter.config import Config, ConfigError
 from newsletter.config.schema import FeedModel, parse_duration
-from newsletter.pipeline import App
-from newsletter.schedule import logs
+from newsletter.records import RunStatus
+from newsletter.run import DigestRun, OutboxSink
 from newsletter.schedule.jobs import RunSummary, drain_outbox, fetch_some, run_group
 from newsletter.schedule.timing import Group, groups, latest_fire
-from newsletter.store.store import STALE_RUN
+from newsletter.store import STALE_RUN
 
 UTC = ZoneInfo("UTC")
 DRAIN_EVERY = timedelta(minutes=2)
@@ -49,6 +50,8 @@ STOP_TIMEOUT = 45.0
 """Seconds to wait for the job in flight after SIGTERM before giving up on it."""
 
 ConfigLoader = Callable[[], Config]
+
+event = logs.events(__name__)
 
 
 def fetch_groups(config: Config) -> dict[timedelta, list[FeedModel]]:
@@ -93,7 +96,7 @@ class Daemon:
 
     def current_app(self) -> App:
         """A snapshot: a reload mid-run does not change the config under a running job."""
-        return dataclasses.replace(self.app, config=self.config)
+        return self.app.with_config(self.config)
 
     def _guarded(self, work: Callable[[], Any]) -> None:
         with self._busy:
@@ -114,7 +117,7 @@ class Daemon:
             app = self.current_app()
             when = fire_time or latest_fire(group.trigger(), app.now(), self.config.catch_up)
             if when is None:
-                logs.event("run_skipped", schedule=key, reason="no fire time within catch_up")
+                event("run_skipped", schedule=key, reason="no fire time within catch_up")
                 return
             self.last[key] = run_group(app, group, when, self.stop, catch_up=catch_up)
 
@@ -189,12 +192,12 @@ class Daemon:
             last = runs.get(group.key)
             abandoned = (
                 last is not None
-                and last["status"] == "composing"
-                and last["started_at"] <= now - STALE_RUN
+                and last.status is RunStatus.COMPOSING
+                and last.started_at <= now - STALE_RUN
             )
-            if last is not None and last["period"] == period and not abandoned:
+            if last is not None and last.period == period and not abandoned:
                 continue  # sent (or being sent) already; the run key would refuse it anyway
-            logs.event("catch_up", schedule=group.key, period=period, fire_time=fire)
+            event("catch_up", schedule=group.key, period=period, fire_time=fire)
             self.scheduler.add_job(
                 self.fire,
                 DateTrigger(run_date=datetime.now(UTC), timezone=UTC),
@@ -213,7 +216,7 @@ class Daemon:
         self.install_jobs()
         self.scheduler.start()
         self.catch_up()
-        logs.event(
+        event(
             "started",
             schedules=len(self.groups),
             feeds=len(self.config.feeds),
@@ -221,14 +224,14 @@ class Daemon:
         )
         for job in self.scheduler.get_jobs():
             if job.id.startswith("digest:"):
-                logs.event("next_run", job=job.id, at=job.next_run_time)
+                event("next_run", job=job.id, at=job.next_run_time)
 
     def reload(self) -> bool:
         """Load and validate the config again; a config with problems leaves the old one running."""
         try:
             new = self.load_config()
         except ConfigError as exc:
-            logs.event(
+            event(
                 "reload_rejected",
                 logging.ERROR,
                 reason="invalid config, keeping the previous one",
@@ -236,11 +239,11 @@ class Daemon:
             )
             return False
         except Exception as exc:
-            logging.getLogger(logs.LOGGER).exception("reload failed, keeping the previous config")
-            logs.event("reload_rejected", logging.ERROR, reason=f"{type(exc).__name__}: {exc}")
+            event("reload_failed", logging.ERROR, exc_info=True)
+            event("reload_rejected", logging.ERROR, reason=f"{type(exc).__name__}: {exc}")
             return False
         if new.database_url != self.config.database_url:
-            logs.event(
+            event(
                 "reload_warning",
                 logging.WARNING,
                 reason="the database changes only on restart; still using the old one",
@@ -249,7 +252,7 @@ class Daemon:
         self.install_jobs()
         if self.log_handler is not None:
             self.log_handler.setFormatter(logs.StructuredFormatter(new.log_format))
-        logs.event(
+        event(
             "reloaded",
             schedules=len(self.groups),
             feeds=len(new.feeds),
@@ -273,9 +276,8 @@ def run_daemon(
     hard_exit: bool = True,
 ) -> int:
     """Run until SIGTERM/SIGINT (exit 0 once the message in flight is recorded); SIGHUP reloads."""
-    app.env.require_smtp()
-    app.env.require_secret()
-    handler = logs.setup(app.config.log_format)
+    DigestRun(app, OutboxSink(app.store, app.store)).check()  # fail now, not at the first run
+    handler = logs.setup(app.config.log_format, level=logging.INFO)
     daemon = Daemon(app, load_config, log_handler=handler)
     asked: list[str] = []
 
@@ -295,14 +297,14 @@ def run_daemon(
             names, asked[:] = list(asked), []
             if any(name in ("SIGTERM", "SIGINT") for name in names):
                 signame = next(n for n in names if n in ("SIGTERM", "SIGINT"))
-                logs.event("stopping", signal=signame, busy=not daemon.idle.is_set())
+                event("stopping", signal=signame, busy=not daemon.idle.is_set())
                 break
             if "SIGHUP" in names:
-                logs.event("reloading", signal="SIGHUP")
+                event("reloading", signal="SIGHUP")
                 daemon.reload()
         finished = daemon.shutdown(stop_timeout)
         if not finished:
-            logs.event(
+            event(
                 "stopped",
                 logging.ERROR,
                 clean=False,
@@ -313,9 +315,8 @@ def run_daemon(
                 sys.stderr.flush()
                 os._exit(1)
             return 1
-        logs.event("stopped", clean=True)
+        event("stopped", clean=True)
         return 0
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-        logging.getLogger().removeHandler(handler)

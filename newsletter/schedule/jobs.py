@@ -1,8 +1,9 @@
 """The work each scheduled job does: a digest run for one group, a feed fetch, an outbox drain.
 
-Each returns a small summary and writes one structured log line. A ``threading.Event`` asks
-the work to stop: between stages, and during delivery after the message in flight (it is
-recorded first), so a SIGTERM never abandons a message the relay already accepted.
+Each drives the same :class:`~newsletter.run.DigestRun` the commands use and writes one
+structured log line. The daemon's ``threading.Event`` is the run's stop token: checked
+between phases, and during delivery after each message (recorded first), so a SIGTERM
+never abandons a message the relay already accepted.
 """
 
 from __future__ import annotations
@@ -14,54 +15,55 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from newsletter.config import ConfigError
+from newsletter import logs
+from newsletter.app import App
 from newsletter.config.schema import FeedModel
-from newsletter.deliver.smtp import SendResult
-from newsletter.delivery import SendOutcome, compose_into_outbox, deliver_outbox
-from newsletter.pipeline import App, fetch
-from newsletter.schedule import logs
+from newsletter.errors import NewsletterError
+from newsletter.records import FetchStatus, OutboxStatus, RunStatus
+from newsletter.run import Audience, DigestRun, OutboxSink, RunOptions, RunResult
+from newsletter.run.feeds import fetch_and_store
 from newsletter.schedule.timing import Group
-from newsletter.store import OutboxRow
 
-WAITING = ("pending", "sending", "deferred")
+event = logs.events(__name__)
 
-
-class Stopping(Exception):
-    """Raised inside delivery once the in-flight message is recorded and a stop was asked."""
+WAITING = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEFERRED)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunSummary:
+    """One scheduled run as the daemon saw it: which, when, and the run's result."""
+
     schedule: str
     period: str
     fire_time: datetime
-    fetched: int = 0
-    fetch_errors: int = 0
-    composed: int = 0
-    sent: int = 0
-    deferred: int = 0
-    failed: int = 0
-    status: str = "done"
-    """``done``, ``incomplete`` (deferred/failed), ``interrupted`` (stopped) or ``error``."""
-    duration: float = 0.0
+    result: RunResult
+    duration: float
+    error: bool = False
 
+    @property
+    def status(self) -> RunStatus:
+        return RunStatus.ERROR if self.error else self.result.status
 
-def deliver(app: App, stop: threading.Event) -> tuple[SendOutcome, bool]:
-    """``deliver_outbox`` that takes no new message once ``stop`` is set; (outcome, stopped)."""
-    counts = SendOutcome()
-
-    def after_each(row: OutboxRow, result: SendResult) -> None:
-        status = result.status if result.status in ("sent", "deferred", "failed") else "failed"
-        setattr(counts, status, getattr(counts, status) + 1)
-        if stop.is_set():
-            raise Stopping
-
-    try:
-        outcome = deliver_outbox(app, on_result=after_each)
-    except Stopping:
-        return counts, True
-    return outcome, False
+    def fields(self) -> dict[str, Any]:
+        tally = self.result.tally
+        fetched = self.result.fetched
+        return {
+            "schedule": self.schedule,
+            "period": self.period,
+            "fire_time": self.fire_time,
+            "fetched": sum(
+                o.status in (FetchStatus.NEW, FetchStatus.NOT_MODIFIED) for o in fetched
+            ),
+            "fetch_errors": sum(o.status is FetchStatus.ERROR for o in fetched),
+            "composed": tally.composed,
+            "sent": tally.sent,
+            "deferred": tally.deferred,
+            "failed": tally.failed,
+            "status": self.status.value,
+            "duration": self.duration,
+        }
 
 
 def run_group(
@@ -70,70 +72,44 @@ def run_group(
     """Fetch due feeds, compose this group's digests under its run key, deliver the outbox."""
     started = time.monotonic()
     period = group.period(fire_time)
-    summary = RunSummary(group.key, period, fire_time)
+    options = RunOptions(
+        schedule=group.key, period=period, audience=Audience(group=tuple(group.subscribers))
+    )
+    run = DigestRun(app, OutboxSink(app.store, app.store), options, stop=stop)
+    error = False
     try:
+        run.check()
         if not stop.is_set():
-            _fetch_before_send(app, summary)
-        if not stop.is_set():
-            summary.composed = compose_into_outbox(
-                app, subscribers=group.subscribers, schedule=group.key, period=period
-            )
-        if not stop.is_set():
-            outcome, stopped = deliver(app, stop)
-            summary.sent, summary.deferred, summary.failed = (
-                outcome.sent,
-                outcome.deferred,
-                outcome.failed,
-            )
-            if stopped:
-                summary.status = "interrupted"
-        if stop.is_set():
-            summary.status = "interrupted"
-        elif summary.deferred or summary.failed:
-            summary.status = "incomplete"
-    except ConfigError as exc:  # e.g. NEWSLETTER_SECRET missing: a person must act
-        summary.status = "error"
-        logs.event("run_error", logging.ERROR, schedule=group.key, period=period, error=str(exc))
+            _fetch_before_send(run)
+        run.options.fetch = False
+        run.execute()
+    except NewsletterError as exc:  # e.g. NEWSLETTER_SECRET missing: a person must act
+        error = True
+        event("run_error", logging.ERROR, schedule=group.key, period=period, error=str(exc))
     except Exception:
-        summary.status = "error"
-        logging.getLogger(logs.LOGGER).exception("run failed: %s %s", group.key, period)
-    summary.duration = time.monotonic() - started
-    _record(app, summary)
-    fields = dataclasses.asdict(summary)
-    fields["catch_up"] = catch_up
-    logs.event("run", logging.INFO if summary.status == "done" else logging.WARNING, **fields)
+        error = True
+        event("run_failed", logging.ERROR, exc_info=True, schedule=group.key, period=period)
+    summary = RunSummary(
+        group.key, period, fire_time, run.result, time.monotonic() - started, error
+    )
+    level = logging.INFO if summary.status is RunStatus.DONE else logging.WARNING
+    event("run", level, **summary.fields(), catch_up=catch_up)
     return summary
 
 
-def _fetch_before_send(app: App, summary: RunSummary) -> None:
+def _fetch_before_send(run: DigestRun) -> None:
     """A fetch that breaks must not cost the digest: compose from what is stored."""
     try:
-        outcomes = fetch(app)
+        run.fetch()
     except Exception:
-        summary.fetch_errors = len(app.config.feeds)
-        logging.getLogger(logs.LOGGER).exception(
-            "fetch before %s %s failed; composing from stored entries",
-            summary.schedule,
-            summary.period,
+        event(
+            "fetch_failed",
+            logging.ERROR,
+            exc_info=True,
+            schedule=run.options.schedule,
+            period=run.period,
+            then="composing from stored entries",
         )
-        return
-    summary.fetched = sum(1 for o in outcomes if o.status in ("new", "not_modified"))
-    summary.fetch_errors = sum(1 for o in outcomes if o.status == "error")
-
-
-def _record(app: App, summary: RunSummary) -> None:
-    """Put the delivery outcome on the run row (once: the first process to finish writes it)."""
-    row = app.store.last_runs().get(summary.schedule)
-    if row is None or row["period"] != summary.period or row["status"] != "composed":
-        return
-    result = {
-        "composed": (row.get("summary") or {}).get("composed", summary.composed),
-        "sent": summary.sent,
-        "deferred": summary.deferred,
-        "failed": summary.failed,
-        "duration": round(summary.duration, 3),
-    }
-    app.store.finish_run(row["id"], app.now(), summary.status, result)
 
 
 def fetch_some(app: App, feeds: Sequence[FeedModel], stop: threading.Event) -> None:
@@ -141,15 +117,15 @@ def fetch_some(app: App, feeds: Sequence[FeedModel], stop: threading.Event) -> N
     if stop.is_set() or not feeds:
         return
     started = time.monotonic()
-    subset = dataclasses.replace(app, config=dataclasses.replace(app.config, feeds=tuple(feeds)))
-    outcomes = fetch(subset)
-    errors = [o for o in outcomes if o.status == "error"]
-    logs.event(
+    config = dataclasses.replace(app.config, feeds=tuple(feeds))
+    outcomes = fetch_and_store(config, app.store, app.store, now=app.clock)
+    errors = [o for o in outcomes if o.status is FetchStatus.ERROR]
+    event(
         "fetch",
         logging.WARNING if errors else logging.INFO,
         feeds=len(outcomes),
         new_entries=sum(len(o.entries) for o in outcomes),
-        skipped=sum(1 for o in outcomes if o.status == "skipped"),
+        skipped=sum(o.status is FetchStatus.SKIPPED for o in outcomes),
         errors=len(errors),
         failing=",".join(o.feed for o in errors) or None,
         duration=time.monotonic() - started,
@@ -164,14 +140,17 @@ def drain_outbox(app: App, stop: threading.Event) -> None:
     if not any(counts.get(status) for status in WAITING):
         return
     started = time.monotonic()
-    outcome, stopped = deliver(app, stop)
-    if outcome.sent or outcome.deferred or outcome.failed:
-        logs.event(
+    run = DigestRun(app, OutboxSink(app.store, app.store), RunOptions(fetch=False), stop=stop)
+    run.check()
+    stopped = run.deliver()
+    tally = run.result.tally
+    if tally.sent or tally.deferred or tally.failed:
+        event(
             "outbox",
-            logging.INFO if outcome.complete else logging.WARNING,
-            sent=outcome.sent,
-            deferred=outcome.deferred,
-            failed=outcome.failed,
+            logging.INFO if tally.complete else logging.WARNING,
+            sent=tally.sent,
+            deferred=tally.deferred,
+            failed=tally.failed,
             interrupted=stopped,
             duration=time.monotonic() - started,
         )

@@ -12,16 +12,17 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from newsletter.pipeline import App, feed_specs
+from newsletter.app import App
+from newsletter.records import OutboxStatus, RunStatus
 from newsletter.report import table
+from newsletter.run import feed_specs
 from newsletter.schedule.timing import groups, latest_fire, next_fire
-from newsletter.sources import FeedState, health
+from newsletter.sources import FeedHealth, feed_health
+from newsletter.store import RunTally
 
-FAILING_AFTER = 3
-"""Failed fetches in a row before a feed counts as failing (one bad fetch is weather)."""
 OVERDUE_AFTER = timedelta(minutes=15)
 """A fire time this old with no run means no daemon sent it."""
 
@@ -33,8 +34,8 @@ class GroupStatus:
     subscribers: int
     next_run: datetime | None
     last_period: str | None
-    last_status: str | None
-    last_summary: dict[str, Any]
+    last_status: RunStatus | None
+    last_tally: RunTally | None
     last_finished: datetime | None
     overdue: str | None = None
 
@@ -42,12 +43,8 @@ class GroupStatus:
 @dataclass(frozen=True)
 class FeedStatus:
     name: str
-    health: str
+    health: FeedHealth
     last_fetch: datetime | None
-
-    @property
-    def needs_attention(self) -> bool:
-        return self.health.startswith(("failing", "disabled"))
 
 
 @dataclass
@@ -55,19 +52,12 @@ class StatusReport:
     now: datetime
     groups: list[GroupStatus] = field(default_factory=list)
     feeds: list[FeedStatus] = field(default_factory=list)
-    outbox: dict[str, int] = field(default_factory=dict)
+    outbox: dict[OutboxStatus, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
         return not self.problems
-
-
-def _feed_state(url: str, row: dict[str, Any] | None) -> FeedState | None:
-    if row is None or row.get("config_url") != url:
-        return None  # never fetched under this URL
-    names = FeedState.__dataclass_fields__
-    return FeedState(**{k: v for k, v in row.items() if k in names})
 
 
 def collect_status(app: App) -> StatusReport:
@@ -76,18 +66,17 @@ def collect_status(app: App) -> StatusReport:
     runs = app.store.last_runs()
     for group in groups(app.config):
         trigger = group.trigger()
-        last = runs.get(group.key) or {}
+        last = runs.get(group.key)
         due = latest_fire(trigger, now, app.config.catch_up)
         overdue = None
-        missed = due is not None and last.get("period") != group.period(due)
+        missed = due is not None and (last is None or last.period != group.period(due))
         if due is not None and missed and now - due >= OVERDUE_AFTER:
             overdue = f"{group.period(due)} was due at {due:%Y-%m-%d %H:%M %Z} and has not run"
             report.problems.append(f"schedule {group.key}: {overdue} — is `newsletter run` up?")
-        summary = last.get("summary") or {}
-        if last and (summary.get("deferred") or summary.get("failed")):
+        if last is not None and (last.tally.deferred or last.tally.failed):
             report.problems.append(
-                f"schedule {group.key}: last run {last['period']} ended {last['status']} "
-                f"({summary.get('deferred', 0)} deferred, {summary.get('failed', 0)} failed)"
+                f"schedule {group.key}: last run {last.period} ended {last.status} "
+                f"({last.tally.deferred} deferred, {last.tally.failed} failed)"
             )
         report.groups.append(
             GroupStatus(
@@ -95,28 +84,29 @@ def collect_status(app: App) -> StatusReport:
                 cron=group.cron,
                 subscribers=len(group.subscribers),
                 next_run=next_fire(trigger, now),
-                last_period=last.get("period"),
-                last_status=last.get("status"),
-                last_summary=summary,
-                last_finished=last.get("finished_at"),
+                last_period=last.period if last else None,
+                last_status=last.status if last else None,
+                last_tally=last.tally if last else None,
+                last_finished=last.finished_at if last else None,
                 overdue=overdue,
             )
         )
-    rows = app.store.feed_rows()
+    stored = app.store.stored_feeds()
     for spec in feed_specs(app.config):
-        row = rows.get(spec.name)
+        found = stored.get(spec.name)
         feed = FeedStatus(
             name=spec.name,
-            health=health(_feed_state(spec.url, row), FAILING_AFTER),
-            last_fetch=(row or {}).get("last_fetch"),
+            health=feed_health(found.state_for(spec.url) if found else None),
+            last_fetch=found.last_fetch if found else None,
         )
         report.feeds.append(feed)
-        if feed.needs_attention:
+        if feed.health.needs_attention:
             report.problems.append(f"feed {feed.name}: {feed.health}")
-    report.outbox = app.store.outbox_counts()
-    if report.outbox.get("deferred"):
+    report.outbox = dict(app.store.outbox_counts())
+    deferred = report.outbox.get(OutboxStatus.DEFERRED)
+    if deferred:
         report.problems.append(
-            f"{report.outbox['deferred']} messages deferred — the relay refuses or is "
+            f"{deferred} messages deferred — the relay refuses or is "
             "unreachable; they are retried with backoff"
         )
     return report
@@ -130,13 +120,11 @@ def _when(moment: datetime | None, tz: str | None = None) -> str:
 
 
 def _outcome(group: GroupStatus) -> str:
-    if group.last_period is None:
+    if group.last_period is None or group.last_tally is None:
         return "never run"
-    s = group.last_summary
-    counts = ", ".join(
-        f"{s[k]} {k}" for k in ("composed", "sent", "deferred", "failed") if s.get(k) is not None
-    )
-    return f"{group.last_period}: {group.last_status}" + (f" ({counts})" if counts else "")
+    t = group.last_tally
+    counts = f"{t.composed} composed, {t.sent} sent, {t.deferred} deferred, {t.failed} failed"
+    return f"{group.last_period}: {group.last_status} ({counts})"
 
 
 def print_status(report: StatusReport, out: TextIO | None = None) -> None:
@@ -161,7 +149,7 @@ def print_status(report: StatusReport, out: TextIO | None = None) -> None:
     if report.feeds:
         table(
             ("feed", "health", "last fetch"),
-            [(f.name, f.health, _when(f.last_fetch)) for f in report.feeds],
+            [(f.name, str(f.health), _when(f.last_fetch)) for f in report.feeds],
             out,
         )
     else:

@@ -4,7 +4,7 @@ The lead calls ``fetch_feeds`` with each configured feed and its saved state, st
 the returned entries (merging repeat sightings with ``merge_entries``) and saves the
 returned state.
 
-The names below are imported on first use (PEP 562): a parser worker process imports
+``fetch_feeds`` is imported on first use (PEP 562): a parser worker process imports
 ``newsletter.sources.parse`` and, with it, this package, and must not pay for the
 download machinery (asyncio, httpx, httpcore) it never uses — that was three quarters
 of a worker's start-up.
@@ -12,37 +12,25 @@ of a worker's start-up.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from newsletter.sources.health import FeedHealth, feed_health, health
+from newsletter.sources.merge import combine, is_update, merge_entries
+from newsletter.sources.model import FEED_TYPES, FeedSpec, FeedState, FetchOutcome
+from newsletter.sources.parse import ParseResult, parse_document
 
 if TYPE_CHECKING:
     from newsletter.sources.fetch import fetch_feeds
-    from newsletter.sources.merge import combine, is_update, merge_entries
-    from newsletter.sources.model import FEED_TYPES, FeedSpec, FeedState, FetchOutcome
-    from newsletter.sources.parse import ParseResult, parse_document
-    from newsletter.sources.politeness import health
-
-_HOMES = {
-    "fetch_feeds": "fetch",
-    "combine": "merge",
-    "is_update": "merge",
-    "merge_entries": "merge",
-    "FEED_TYPES": "model",
-    "FeedSpec": "model",
-    "FeedState": "model",
-    "FetchOutcome": "model",
-    "ParseResult": "parse",
-    "parse_document": "parse",
-    "health": "politeness",
-}
 
 __all__ = [
     "FEED_TYPES",
+    "FeedHealth",
     "FeedSpec",
     "FeedState",
     "FetchOutcome",
     "ParseResult",
     "combine",
+    "feed_health",
     "fetch_feeds",
     "health",
     "is_update",
@@ -52,12 +40,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+    if name == "fetch_feeds":
+        from newsletter.sources.fetch import fetch_feeds
+
+        return fetch_feeds
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

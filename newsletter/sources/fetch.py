@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from newsletter.records import FetchStatus
 from newsletter.sources import politeness, retrieve
 from newsletter.sources.guard import Connections, Resolver, origin
 from newsletter.sources.model import FeedSpec, FeedState, FetchOutcome
@@ -145,7 +146,7 @@ class _Run:
             log.exception("unexpected error while fetching feed %s", spec.name)
             message = f"internal error: {type(exc).__name__}: {exc}"
             new_state = politeness.failed(state, now=self.now(), message=message)
-            outcome = FetchOutcome(spec.name, "error", (), new_state, message)
+            outcome = FetchOutcome(spec.name, FetchStatus.ERROR, (), new_state, message)
         if self.progress is not None:
             try:
                 self.progress(outcome)
@@ -165,17 +166,21 @@ class _Run:
         started = self.now()
         if not self.force:
             if state.disabled:
-                return FetchOutcome(spec.name, "skipped", (), state, f"disabled: {state.disabled}")
+                return FetchOutcome(
+                    spec.name, FetchStatus.SKIPPED, (), state, f"disabled: {state.disabled}"
+                )
             if state.next_fetch_after is not None and state.next_fetch_after > started:
                 when = state.next_fetch_after.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-                return FetchOutcome(spec.name, "skipped", (), state, f"not due until {when}")
+                return FetchOutcome(
+                    spec.name, FetchStatus.SKIPPED, (), state, f"not due until {when}"
+                )
         try:
             async with semaphore:
                 answer = await self._download(connections, spec, state)
         except FetchError as exc:
             message = str(exc)
             new_state = politeness.failed(state, now=self.now(), message=message)
-            return FetchOutcome(spec.name, "error", (), new_state, message)
+            return FetchOutcome(spec.name, FetchStatus.ERROR, (), new_state, message)
         now = self.now()
         url = answer.moved_to or state.url
         moved = f" (moved permanently to {answer.moved_to})" if answer.moved_to else ""
@@ -189,7 +194,9 @@ class _Run:
                 last_modified=answer.headers.get("last-modified") or state.last_modified,
                 cache_control=answer.headers.get("cache-control"),
             )
-            return FetchOutcome(spec.name, "not_modified", (), new_state, "not modified" + moved)
+            return FetchOutcome(
+                spec.name, FetchStatus.NOT_MODIFIED, (), new_state, "not modified" + moved
+            )
         if not 200 <= answer.status < 300 or answer.status == 204:
             return self._http_failure(spec, state, answer, now, url)
         job = ParseJob(
@@ -206,7 +213,7 @@ class _Run:
         )
         if result.error is not None:
             new_state = politeness.failed(state, now=now, message=result.error, url=url)
-            return FetchOutcome(spec.name, "error", (), new_state, result.error + moved)
+            return FetchOutcome(spec.name, FetchStatus.ERROR, (), new_state, result.error + moved)
         new_state = politeness.succeeded(
             state,
             now=now,
@@ -221,7 +228,7 @@ class _Run:
         if result.skipped:
             message += f" ({result.skipped} left out by announce type)"
         return FetchOutcome(
-            spec.name, "new", result.entries, new_state, message + moved, result.warnings
+            spec.name, FetchStatus.NEW, result.entries, new_state, message + moved, result.warnings
         )
 
     async def _download(
@@ -258,7 +265,7 @@ class _Run:
                 "(remove it from the config, or fetch with --force to try again)"
             )
             new_state = politeness.failed(state, now=now, message=message, url=url, disable=True)
-            return FetchOutcome(spec.name, "error", (), new_state, message)
+            return FetchOutcome(spec.name, FetchStatus.ERROR, (), new_state, message)
         not_before = None
         if answer.status in (429, 503):
             not_before = politeness.retry_after(answer.headers.get("retry-after"), now)
@@ -268,7 +275,7 @@ class _Run:
         new_state = politeness.failed(
             state, now=now, message=message, url=url, not_before=not_before
         )
-        return FetchOutcome(spec.name, "error", (), new_state, message)
+        return FetchOutcome(spec.name, FetchStatus.ERROR, (), new_state, message)
 
 
 def _utc_state(state: FeedState) -> FeedState:

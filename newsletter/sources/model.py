@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from newsletter import records
+from newsletter.records import FetchStatus
 
 FEED_TYPES = ("feed", "arxiv", "hf-daily-papers")
 """The ``type:`` values a feed in the config may have."""
@@ -56,7 +57,7 @@ class FetchOutcome:
     """What happened to one feed in one fetch run."""
 
     feed: str
-    status: str
+    status: FetchStatus
     """``new``, ``not_modified``, ``error`` or ``skipped`` (not due yet, or disabled)."""
     entries: tuple[records.Entry, ...]
     state: FeedState

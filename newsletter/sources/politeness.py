@@ -109,33 +109,3 @@ def failed(
         failing_since=state.failing_since or now,
         disabled=message if disable else state.disabled,
     )
-
-
-def health(state: FeedState | None, threshold: int = 3) -> str:
-    """One phrase for ``status``: ``ok``, ``quiet (no new entries)``, ``failing since …``.
-
-    A feed is flagged only once failures persist for ``threshold`` fetches in a row;
-    an empty fetch (an arXiv weekend or holiday) is quiet, not failing.
-    """
-    if state is None:
-        return "not fetched yet"
-    if state.disabled:
-        return _disabled(state)
-    if state.last_success is None and state.consecutive_failures == 0:
-        return "not fetched yet"
-    if state.consecutive_failures >= threshold:
-        since = state.failing_since or state.last_error_at
-        when = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if since else "?"
-        return (
-            f"failing since {when} ({state.consecutive_failures} failed fetches in a row): "
-            f"{state.last_error or 'unknown error'}"
-        )
-    if state.last_success is None:
-        return f"not fetched yet (retrying after: {state.last_error or 'an error'})"
-    if state.last_entry_count == 0:
-        return "quiet (no new entries)"
-    return "ok"
-
-
-def _disabled(state: FeedState) -> str:
-    return f"disabled: {state.disabled}"

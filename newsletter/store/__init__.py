@@ -1,5 +1,34 @@
-"""Persistent state: feeds, entries, runs, the outbox and suppressions."""
+"""Persistent state behind narrow per-domain protocols (see :mod:`.protocols`).
 
-from newsletter.store.store import ACTIVE_STATUSES, OutboxRow, Store
+``Store`` is the SQL implementation (SQLite by default, PostgreSQL to scale out).
+"""
 
-__all__ = ["ACTIVE_STATUSES", "OutboxRow", "Store"]
+from newsletter.store.records import (
+    DeliverySummary,
+    EntryWrite,
+    OutboxRow,
+    RunRecord,
+    RunTally,
+    StoredEntry,
+    StoredFeed,
+    Suppression,
+    Taken,
+)
+from newsletter.store.sql import STALE_RUN, SqlStore
+
+Store = SqlStore
+
+__all__ = [
+    "STALE_RUN",
+    "DeliverySummary",
+    "EntryWrite",
+    "OutboxRow",
+    "RunRecord",
+    "RunTally",
+    "SqlStore",
+    "Store",
+    "StoredEntry",
+    "StoredFeed",
+    "Suppression",
+    "Taken",
+]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -81,6 +83,7 @@ entries = Table(
     Column("first_seen", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("embedding", LargeBinary),
+    Column("revision", Integer, nullable=False, server_default="0"),
     Index("ix_entries_published", "published"),
     Index("ix_entries_first_seen", "first_seen"),
 )
@@ -117,6 +120,7 @@ outbox = Table(
     Column("sent_at", UTCDateTime()),
     Column("item_count", Integer, nullable=False, default=0),
     Column("size", Integer, nullable=False, default=0),
+    Column("failure", String(16)),
     UniqueConstraint("run_id", "subscriber", name="uq_outbox_run_subscriber"),
     Index("ix_outbox_status_next", "status", "next_attempt"),
     Index("ix_outbox_subscriber", "subscriber"),
@@ -128,6 +132,8 @@ outbox_entries = Table(
     Column("outbox_id", Integer, ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True),
     Column("entry_key", String(500), primary_key=True),
     Column("subscriber", String(320), nullable=False),
+    Column("version", Integer),
+    Column("is_update", Boolean, nullable=False, server_default=false()),
     Index("ix_outbox_entries_subscriber", "subscriber", "entry_key"),
 )
 

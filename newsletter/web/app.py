@@ -15,16 +15,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from newsletter import logs
+from newsletter.store.protocols import SuppressionStore
 from newsletter.tokens import BadToken, read_token
 from newsletter.web.pages import render
 
-log = logging.getLogger(__name__)
+event = logs.events(__name__)
 
 REASON_UNSUBSCRIBE = "unsubscribe"
 
@@ -33,14 +34,8 @@ _ADVICE = (
 )
 
 
-class Suppressions(Protocol):
-    """Where unsubscribed addresses are kept (the store's suppression table)."""
-
-    def suppress(self, email: str, reason: str, at: datetime) -> None: ...
-
-    def unsuppress(self, email: str) -> None: ...
-
-    def is_suppressed(self, email: str) -> bool: ...
+Suppressions = SuppressionStore
+"""Where unsubscribed addresses are kept (the store's suppression table)."""
 
 
 def normalise_base_path(base_path: str) -> str:
@@ -83,49 +78,43 @@ def create_app(
             "token": token,
         }
 
-    def email_from(token: str | None) -> str:
-        if not token:
-            raise BadToken("This link is incomplete: it carries no token.")
-        return read_token(token, secret, now=now(), max_age=max_age)
+    def with_token(handle: Callable[[str, str], Response]) -> Callable[[], Response]:
+        """A route whose only credential is the signed token (query string or form)."""
 
-    @pages.get("/unsubscribe")
-    def confirm() -> Response:
-        token = request.args.get("token")
-        try:
-            email = email_from(token)
-        except BadToken as exc:
-            return bad_request(str(exc))
-        assert token is not None
+        def route() -> Response:
+            token = request.args.get("token") or request.form.get("token")
+            if not token:
+                return bad_request("This link is incomplete: it carries no token.")
+            try:
+                email = read_token(token, secret, now=now(), max_age=max_age)
+            except BadToken as exc:
+                return bad_request(str(exc))
+            return handle(email, token)
+
+        route.__name__ = handle.__name__
+        return route
+
+    def confirm(email: str, token: str) -> Response:
         if suppressions.is_suppressed(email):
             return page("already", 200, "Already unsubscribed", email=email, **urls(token))
         return page("confirm", 200, "Unsubscribe?", email=email, **urls(token))
 
-    @pages.post("/unsubscribe")
-    def unsubscribe() -> Response:
-        token = request.args.get("token") or request.form.get("token")
-        try:
-            email = email_from(token)
-        except BadToken as exc:
-            return bad_request(str(exc))
-        assert token is not None
+    def unsubscribe(email: str, token: str) -> Response:
         # Idempotent: a repeat keeps the original date ("suppressed since").
         if not suppressions.is_suppressed(email):
             suppressions.suppress(email, REASON_UNSUBSCRIBE, now())
-            log.info("unsubscribed %s", email)
+            event("unsubscribed", email=email)
         return page("unsubscribed", 200, "You are unsubscribed", email=email, **urls(token))
 
-    @pages.post("/resubscribe")
-    def resubscribe() -> Response:
-        token = request.form.get("token") or request.args.get("token")
-        try:
-            email = email_from(token)
-        except BadToken as exc:
-            return bad_request(str(exc))
-        assert token is not None
+    def resubscribe(email: str, token: str) -> Response:
         if suppressions.is_suppressed(email):
             suppressions.unsuppress(email)
-            log.info("resubscribed %s", email)
+            event("resubscribed", email=email)
         return page("resubscribed", 200, "You are subscribed again", email=email, **urls(token))
+
+    pages.get("/unsubscribe")(with_token(confirm))
+    pages.post("/unsubscribe")(with_token(unsubscribe))
+    pages.post("/resubscribe")(with_token(resubscribe))
 
     @pages.get("/healthz")
     def health() -> Response:
@@ -143,7 +132,7 @@ def create_app(
 
     @app.errorhandler(Exception)
     def server_error(exc: Exception) -> Response:
-        log.exception("unsubscribe app failed")
+        event("web_error", logging.ERROR, exc_info=True, path=request.path)
         return page(
             "error",
             500,

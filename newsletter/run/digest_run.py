@@ -1,0 +1,257 @@
+"""One digest run: fetch → plan → render → enqueue → deliver, for one (schedule, period).
+
+Every command that makes digests drives this one object — ``send``, ``send --workers N``
+(each worker with its partition), ``send --dry-run`` and ``preview`` (a file sink, no
+relay), ``match --subscriber`` (the plan only) and the daemon (one schedule's group, with
+its stop token). They differ only in what they hand it.
+
+The run owns the tally, the stop token and the preconditions, which are checked once,
+before anything is claimed or composed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+
+from newsletter import logs
+from newsletter.app import App
+from newsletter.config import ConfigError, Problem
+from newsletter.deliver import SmtpSettings
+from newsletter.records import OutboxStatus, RunStatus
+from newsletter.run.audience import Audience
+from newsletter.run.deliver import Deliverer, ResultHook
+from newsletter.run.feeds import fetch_and_store
+from newsletter.run.messages import DRY_RUN_SECRET, MessageMaker, Signer, dkim_signer
+from newsletter.run.plan import Planned, Planner
+from newsletter.run.sinks import Made, Sink
+from newsletter.run.tally import RunResult
+from newsletter.sources import FetchOutcome
+
+event = logs.events(__name__)
+
+BATCH = 200
+"""Digests rendered and written per transaction; bounds memory per run."""
+
+FetchHook = Callable[[FetchOutcome], None]
+
+
+def manual_period(app: App) -> str:
+    """A manual send's own key: every ``send`` is a run of its own."""
+    return app.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class RunOptions:
+    """What a command hands the run besides the app."""
+
+    schedule: str = "manual"
+    period: str | None = None
+    """None: a manual run with a key of its own."""
+    audience: Audience = field(default_factory=Audience)
+    fetch: bool = True
+    deliver: bool = True
+    """Deliver the outbox after composing (``send``, the daemon); a file sink never does."""
+    retry_deferred: bool = False
+    smtp: SmtpSettings | None = None
+    """Overrides the relay from the environment (``--workers`` on SQLite widens the pool)."""
+    on_fetch: FetchHook | None = None
+    on_result: ResultHook | None = None
+
+
+class DigestRun:
+    def __init__(
+        self,
+        app: App,
+        sink: Sink,
+        options: RunOptions | None = None,
+        *,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.app = app
+        self.sink = sink
+        self.options = options or RunOptions()
+        self.stop = stop or threading.Event()
+        self.result = RunResult()
+        self.period = self.options.period or manual_period(app)
+        self.secret: str = DRY_RUN_SECRET
+        self.sign: Signer | None = None
+        self.smtp: SmtpSettings | None = None
+        self.checked = False
+        self.claimed = False
+        self.duration: float | None = None
+
+    # -- preconditions ---------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Everything a setting can break, checked once before the run claims or composes."""
+        env = self.app.env
+        problems: list[Problem] = []
+        if self.delivers:
+            try:
+                self.smtp = self.options.smtp or env.require_smtp()
+            except ConfigError as exc:
+                problems += exc.problems
+        try:
+            self.secret = env.require_secret() if self.sink.records else DRY_RUN_SECRET
+        except ConfigError as exc:
+            problems += exc.problems
+        if not self.sink.records and env.secret:
+            self.secret = env.secret
+        if problems:
+            raise ConfigError(problems)
+        self.sign = dkim_signer(env)
+        self.checked = True
+
+    @property
+    def delivers(self) -> bool:
+        return self.options.deliver and self.sink.records
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.options.schedule}:{self.period}" if self.sink.records else "dry-run"
+
+    # -- phases ----------------------------------------------------------------------------
+
+    def fetch(self) -> list[FetchOutcome]:
+        """Fetch due feeds and store what is new (each feed's failure is its own)."""
+        store = self.app.store
+        outcomes = fetch_and_store(
+            self.app.config, store, store, now=self.app.clock, progress=self.options.on_fetch
+        )
+        self.result.fetched = outcomes
+        return outcomes
+
+    def plan(self, done: set[str] | None = None) -> Iterator[Planned]:
+        """Who gets what, one subscriber at a time (skipping ``done`` addresses)."""
+        store = self.app.store
+        chosen = self.options.audience.select(
+            self.app.config.subscribers, store.suppressions().keys()
+        )
+        if done:
+            chosen = [s for s in chosen if s.email.lower() not in done]
+        planner = Planner(
+            self.app.config,
+            store,
+            store,
+            store.vector_cache(),
+            self.app.now(),
+            explain=not self.sink.records,
+        )
+        return planner.plan(chosen)
+
+    def render(self, planned: Iterable[Planned]) -> Iterator[Made | Planned]:
+        """Messages for the planned digests. A plan with nothing new comes back as it is; a
+        plan that failed, or a digest that cannot be rendered, as a :class:`Planned` with
+        its error."""
+        maker = MessageMaker(
+            self.app.config,
+            secret=self.secret,
+            run_key=self.run_key,
+            now=self.app.now(),
+            sign=self.sign,
+        )
+        for plan in planned:
+            if plan.error is not None or plan.composition is None:
+                yield plan
+                continue
+            if plan.composition.digest is None:
+                yield plan  # nothing new: no mail (a dry run says why)
+                continue
+            try:
+                yield Made(maker.make(plan.composition.digest), plan.composition)
+            except Exception as exc:  # this subscriber's data; the others go on
+                event(
+                    "render_failed",
+                    logging.ERROR,
+                    exc_info=True,
+                    subscriber=plan.subscriber.email,
+                )
+                yield Planned(plan.subscriber, plan.composition, f"{type(exc).__name__}: {exc}")
+
+    def enqueue(self, made: Iterable[Made | Planned]) -> int:
+        """Hand messages to the sink in batches; failures become the subscriber's failed row."""
+        now = self.app.now()
+        tally = self.result.tally
+        batch: list[Made] = []
+        for item in made:
+            if isinstance(item, Planned):
+                if item.error is None:
+                    if item.composition is not None:
+                        self.sink.nothing(item.composition)
+                    continue
+                reason = f"digest could not be made: {item.error}"
+                self.sink.failed(item.subscriber.email, reason, now)
+                tally.count(OutboxStatus.FAILED, item.subscriber.email, reason)
+                continue
+            batch.append(item)
+            if len(batch) >= BATCH:
+                tally.composed += self.sink.write(batch, now)
+                batch = []
+                if self.stop.is_set():
+                    break
+        tally.composed += self.sink.write(batch, now)
+        return tally.composed
+
+    def compose(self) -> bool:
+        """Plan, render and enqueue under the run's claim; False when another process has it."""
+        if not self.sink.open(self.options.schedule, self.period, self.app.now()):
+            return False
+        self.enqueue(self.render(self.plan(self.sink.done())))
+        self.claimed = True
+        status = RunStatus.INTERRUPTED if self.stop.is_set() else RunStatus.COMPOSED
+        self.sink.settle(self.app.now(), status, self.result.tally.for_run_row())
+        return True
+
+    def deliver(self) -> bool:
+        """Send what the outbox holds; True when a stop ended it early."""
+        assert self.smtp is not None
+        deliverer = Deliverer(
+            self.app.store,
+            self.smtp,
+            envelope_from=parseaddr(self.app.config.sender)[1],
+            clock=self.app.clock,
+            stop=self.stop,
+            on_result=self.options.on_result,
+        )
+        stopped = deliverer.deliver(self.result.tally, retry_deferred=self.options.retry_deferred)
+        self.result.stopped = self.result.stopped or stopped
+        return stopped
+
+    # -- the whole run ---------------------------------------------------------------------
+
+    def execute(self) -> RunResult:
+        """Every phase in order, each skipped once a stop was asked."""
+        started = time.monotonic()
+        if not self.checked:
+            self.check()
+        if self.options.fetch and not self.stop.is_set():
+            self.fetch()
+        if not self.stop.is_set():
+            self.compose()
+        if self.delivers and not self.stop.is_set():
+            self.deliver()
+        self.finish(time.monotonic() - started)
+        return self.result
+
+    def finish(self, duration: float | None = None) -> None:
+        """Settle the result's status (and the run row's, when this run composed it)."""
+        result = self.result
+        if self.delivers:
+            store = self.app.store
+            result.waiting = store.outbox_counts().get(OutboxStatus.DEFERRED, 0)
+            result.next_retry = store.next_retry() if result.waiting else None
+        if self.stop.is_set() or result.stopped:
+            result.status = RunStatus.INTERRUPTED
+        elif not result.tally.complete:
+            result.status = RunStatus.INCOMPLETE
+        else:
+            result.status = RunStatus.DONE
+        self.duration = duration
+        if self.claimed and self.delivers:
+            tally = result.tally.for_run_row(None if duration is None else round(duration, 3))
+            self.sink.settle(self.app.now(), result.status, tally)

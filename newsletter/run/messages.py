@@ -1,0 +1,114 @@
+"""The render phase: a digest becomes the exact bytes to send (HTML, text, MIME, DKIM).
+
+One :class:`MessageMaker` per run: the renderer inside it caches what many subscribers
+share (paper cards, the inlined page), so per-subscriber work is assembly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from email.utils import parseaddr
+from pathlib import Path
+
+from newsletter.config import Config, ConfigError, Environment, Problem
+from newsletter.records import Digest, Message
+from newsletter.render import Renderer, RenderSettings
+from newsletter.run.links import Links
+
+DRY_RUN_SECRET = "dry-run-secret-not-for-real-mail"
+"""Signs links in dry-run and preview files when NEWSLETTER_SECRET is not set."""
+
+Signer = Callable[[bytes], bytes]
+
+
+def render_settings(config: Config) -> RenderSettings:
+    """The one place the renderer's settings are taken from the config."""
+    return RenderSettings(
+        title=config.title,
+        base_url=config.base_url,
+        sender=config.sender,
+        template_dir=config.templates_dir,
+    )
+
+
+def sender_domain(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+
+
+def message_id_for(sender: str, digest: Digest, run_key: str) -> str:
+    """Stable for the same run, subscriber and entries, so a dry run twice gives the same bytes."""
+    material = "\n".join([run_key, digest.subscriber.email.lower(), *digest.entry_keys])
+    token = hashlib.sha256(material.encode()).hexdigest()[:32]
+    return f"<{token}@{sender_domain(sender)}>"
+
+
+def dkim_signer(env: Environment) -> Signer | None:
+    """Sign with DKIM when configured; the signed bytes are the bytes stored and sent.
+
+    The key is read and tried once here, so a bad key stops the run before anything is
+    composed instead of failing every message."""
+    if not env.dkim_enabled:
+        return None
+    from newsletter.deliver.dkim import DkimError, dkim_sign
+
+    assert env.dkim_private_key_file and env.dkim_selector and env.dkim_domain
+    try:
+        key = Path(env.dkim_private_key_file).expanduser().read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            [
+                Problem(
+                    env.source,
+                    None,
+                    f"DKIM_PRIVATE_KEY_FILE cannot be read ({exc.strerror}) "
+                    "— point it at the PEM private key",
+                )
+            ]
+        ) from exc
+    selector, domain = env.dkim_selector, env.dkim_domain
+
+    def sign(data: bytes) -> bytes:
+        return dkim_sign(data, selector=selector, domain=domain, private_key=key)
+
+    try:
+        sign(b"From: check@example.org\r\nSubject: key check\r\n\r\nkey check\r\n")
+    except DkimError as exc:
+        raise ConfigError(
+            [Problem(env.source, None, f"DKIM signing failed: {exc} — check the key file")]
+        ) from exc
+    return sign
+
+
+class MessageMaker:
+    """Digests to messages for one run (links signed and dated once, shared work cached)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        secret: str,
+        run_key: str,
+        now: datetime,
+        sign: Signer | None = None,
+    ) -> None:
+        self.config = config
+        self.links = Links(config.base_url, secret, now)
+        self.run_key = run_key
+        self.now = now
+        self.sign = sign
+        self.renderer = Renderer(render_settings(config))
+
+    def make(self, digest: Digest) -> Message:
+        links = self.links.for_digest(digest.subscriber.email)
+        rendered = self.renderer.render(digest, unsubscribe_url=links.unsubscribe_url)
+        message = self.renderer.message(
+            digest,
+            rendered,
+            message_id=message_id_for(self.config.sender, digest, self.run_key),
+            unsubscribe_url=links.unsubscribe_url,
+            date=self.now,
+        )
+        return message if self.sign is None else replace(message, data=self.sign(message.data))

@@ -1,0 +1,168 @@
+"""The store, split by domain: one narrow protocol per table family, each with its guarantees.
+
+The run and the faces (``cli``, ``schedule``, ``web``) depend on these protocols, not on
+SQL; :class:`newsletter.store.sql.SqlStore` implements all of them on SQLite and
+PostgreSQL. Every method returns frozen records (:mod:`newsletter.store.records`,
+:mod:`newsletter.records`), never rows or dicts. Every method is its own transaction
+unless it says otherwise, so a crash between two calls leaves each call's work whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from newsletter.records import Entry, Message, OutboxStatus, RunStatus
+from newsletter.sources.model import FeedState
+from newsletter.store.records import (
+    DeliverySummary,
+    EntryWrite,
+    OutboxRow,
+    RunRecord,
+    RunTally,
+    StoredEntry,
+    StoredFeed,
+    Suppression,
+    Taken,
+)
+
+
+class FeedStore(Protocol):
+    """Each configured feed's caching headers and health, by feed name."""
+
+    def stored_feeds(self) -> Mapping[str, StoredFeed]: ...
+
+    def save_feed(
+        self, name: str, state: FeedState, *, config_url: str, fetched_at: datetime
+    ) -> None:
+        """Replace the feed's state. Callers save entries first: a crash in between costs a
+        re-fetch, never entries hidden behind a "not modified"."""
+
+
+class EntryStore(Protocol):
+    """One row per paper under its canonical key.
+
+    Guarantee: concurrent writers never lose a merge. Updates name the revision they were
+    computed from (:class:`EntryWrite`); a write whose revision moved, or an insert whose
+    key appeared meanwhile, is returned as a conflict and nothing of it is written — the
+    caller reads again, merges again and retries.
+    """
+
+    def read_entries(self, keys: Sequence[str]) -> Mapping[str, StoredEntry]: ...
+
+    def write_entries(self, writes: Sequence[EntryWrite], *, now: datetime) -> list[str]:
+        """Apply the writes in one transaction; returns the keys that conflicted."""
+
+    def entries_since(self, since: datetime) -> list[Entry]:
+        """Entries published, first seen or changed (a new version) at or after ``since``."""
+
+    def all_entries(self) -> list[Entry]: ...
+
+    def entry_count(self) -> int: ...
+
+
+class RunStore(Protocol):
+    """Digest runs, unique per (schedule, period): the guard against composing twice."""
+
+    def claim_run(
+        self, schedule: str, period: str, now: datetime, stale_after: timedelta = ...
+    ) -> int | None:
+        """The run's id if this caller now owns it; None when another process has it.
+
+        A run still ``composing`` after ``stale_after`` was abandoned and is taken over."""
+
+    def run_subscribers(self, run_id: int) -> set[str]:
+        """Addresses that already have a digest in this run (for a takeover)."""
+
+    def finish_run(
+        self, run_id: int, now: datetime, status: RunStatus, tally: RunTally
+    ) -> None: ...
+
+    def last_runs(self) -> Mapping[str, RunRecord]:
+        """The latest run of each schedule."""
+
+
+class OutboxStore(Protocol):
+    """Composed messages on their way to the relay.
+
+    Guarantees: a message is written whole with the entries it carries, in one transaction
+    per batch; a row is claimed by one sender at a time (a lease); an entry counts as
+    delivered only through a ``sent`` row; no subscriber gets one entry in two active rows.
+    """
+
+    def taken_entries_of(self, subscribers: Sequence[str]) -> Mapping[str, Taken]: ...
+
+    def last_digests_of(self, subscribers: Sequence[str]) -> Mapping[str, datetime | None]:
+        """When each subscriber's latest digest that was not abandoned was composed."""
+
+    def enqueue(self, run_id: int, messages: Sequence[Message], now: datetime) -> int:
+        """Write pending rows; a message carrying an entry already in an active row of the
+        same subscriber (another process composed them meanwhile) is dropped. Returns how
+        many were written."""
+
+    def record_failure(self, run_id: int, subscriber: str, reason: str, now: datetime) -> None:
+        """A digest that could not be made (a failure of ours, not of the address)."""
+
+    def release_dead_leases(
+        self, now: datetime, host: str, alive: Callable[[int], bool]
+    ) -> int: ...
+
+    def release(self, outbox_ids: Sequence[int]) -> int:
+        """Put claimed rows back to ``pending`` without spending their attempt."""
+
+    def claim(
+        self, now: datetime, lease: timedelta, limit: int, *, owner: str | None = None
+    ) -> list[OutboxRow]: ...
+
+    def mark(
+        self,
+        outbox_id: int,
+        status: OutboxStatus,
+        *,
+        now: datetime,
+        reply: str,
+        next_attempt: datetime | None = None,
+    ) -> None: ...
+
+    def make_deferred_due(self, now: datetime) -> int: ...
+
+    def outbox_counts(self) -> Mapping[OutboxStatus, int]: ...
+
+    def outbox_rows(self, subscriber: str | None = None) -> list[OutboxRow]: ...
+
+    def next_retry(self) -> datetime | None:
+        """When the earliest deferred message is due again."""
+
+    def delivery_summary(self) -> Mapping[str, DeliverySummary]: ...
+
+
+class SuppressionStore(Protocol):
+    """Addresses that must not be mailed; they win over ``subscribers.yaml``.
+
+    Guarantee: ``suppress`` is idempotent and safe under concurrency (the first reason and
+    date are kept)."""
+
+    def suppress(self, email: str, reason: str, at: datetime) -> None: ...
+
+    def unsuppress(self, email: str) -> None: ...
+
+    def is_suppressed(self, email: str) -> bool: ...
+
+    def suppressions(self) -> Mapping[str, Suppression]: ...
+
+
+class VectorStore(Protocol):
+    """Entry embeddings for semantic topics, computed once per text and model."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, value: bytes) -> None: ...
+
+
+class Storage(FeedStore, EntryStore, RunStore, OutboxStore, SuppressionStore, Protocol):
+    """Everything the run needs, in one object (the SQL store implements it all)."""
+
+    def vector_cache(self) -> VectorStore: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,116 @@
+"""What the store hands out: frozen records, never ORM rows or dicts.
+
+Pipeline records (``Entry``, ``Message``…) live in :mod:`newsletter.records`; these are
+the store's own views of its tables, used by the run and by the commands that report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from newsletter.records import Entry, OutboxStatus, RunStatus
+from newsletter.sources.model import FeedState
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFeed:
+    """A feed's remembered state, and the configured URL it was fetched under."""
+
+    name: str
+    state: FeedState
+    config_url: str | None
+    """The URL in the config when the state was saved: a feed whose configured URL changed
+    starts afresh (a 301 moves ``state.url`` only)."""
+    last_fetch: datetime | None
+
+    def state_for(self, config_url: str) -> FeedState | None:
+        """The state to fetch with, or None when the configured URL has changed since."""
+        return self.state if self.config_url == config_url else None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry as stored, with the revision an update must name (optimistic concurrency)."""
+
+    entry: Entry
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntryWrite:
+    """One entry to insert (``expected`` None) or to update from revision ``expected``."""
+
+    entry: Entry
+    expected: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunTally:
+    """The counts a finished run records on its row."""
+
+    composed: int = 0
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    duration: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    schedule: str
+    period: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: RunStatus
+    tally: RunTally
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    run_id: int
+    subscriber: str
+    status: OutboxStatus
+    message_id: str
+    subject: str
+    data: bytes
+    attempts: int
+    created_at: datetime
+    next_attempt: datetime | None
+    last_reply: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What one subscriber already has: entries in their pending, sending, deferred or sent
+    digests, and the newest version of each they were sent."""
+
+    keys: frozenset[str] = frozenset()
+    newest: Mapping[str, int] = field(default_factory=dict)
+    """Entry key → the newest version carried (only for entries with a version)."""
+
+    def has_older_version_of(self, entry: Entry) -> bool:
+        """A paper this subscriber has, in a version older than ``entry``'s (arXiv replace)."""
+        if entry.key not in self.keys or entry.version is None:
+            return False
+        seen = self.newest.get(entry.key)
+        return seen is None or entry.version > seen
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySummary:
+    """Per address, for ``subscribers``: the last digest sent, and what is failing."""
+
+    last_sent: datetime | None = None
+    failed: int = 0
+    deferred: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    email: str
+    reason: str
+    since: datetime
