@@ -9,12 +9,14 @@ outcome; the others carry on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from newsletter.records import FetchStatus
 from newsletter.sources import politeness, retrieve
@@ -25,6 +27,9 @@ from newsletter.sources.retrieve import Download, FetchError
 from newsletter.sources.worker import ParseJob, ParserPool, shared_pool
 
 log = logging.getLogger(__name__)
+
+PER_HOST = 2
+"""Downloads from one host at a time, at most (politeness; they share its connections)."""
 
 PARSE_TIMEOUT = 20.0
 """Seconds one document may take to parse before its worker is killed."""
@@ -113,7 +118,7 @@ class _Run:
         return self._clock().astimezone(UTC)
 
     async def all(self, feeds: Sequence[tuple[FeedSpec, FeedState | None]]) -> list[FetchOutcome]:
-        semaphore = asyncio.Semaphore(self.concurrency)
+        slots = _Slots(self.concurrency, PER_HOST)
         pool = shared_pool(self.parse_workers)
         # A parse blocks its thread on a child's pipe; this many threads bound how many
         # of the pool's processes this call keeps busy.
@@ -125,7 +130,7 @@ class _Run:
                 max_connections=self.concurrency,
             ) as connections:
                 tasks = [
-                    self._guarded(connections, semaphore, pool, threads, spec, state)
+                    self._guarded(connections, slots, pool, threads, spec, state)
                     for spec, state in feeds
                 ]
                 return list(await asyncio.gather(*tasks))
@@ -133,7 +138,7 @@ class _Run:
     async def _guarded(
         self,
         connections: Connections,
-        semaphore: asyncio.Semaphore,
+        slots: _Slots,
         pool: ParserPool,
         threads: ThreadPoolExecutor,
         spec: FeedSpec,
@@ -141,7 +146,7 @@ class _Run:
     ) -> FetchOutcome:
         state = _utc_state(state) if state is not None else FeedState(url=spec.url)
         try:
-            outcome = await self._one(connections, semaphore, pool, threads, spec, state)
+            outcome = await self._one(connections, slots, pool, threads, spec, state)
         except Exception as exc:  # a bug must cost one feed, not the run
             log.exception("unexpected error while fetching feed %s", spec.name)
             message = f"internal error: {type(exc).__name__}: {exc}"
@@ -157,7 +162,7 @@ class _Run:
     async def _one(
         self,
         connections: Connections,
-        semaphore: asyncio.Semaphore,
+        slots: _Slots,
         pool: ParserPool,
         threads: ThreadPoolExecutor,
         spec: FeedSpec,
@@ -175,7 +180,7 @@ class _Run:
                     spec.name, FetchStatus.SKIPPED, (), state, f"not due until {when}"
                 )
         try:
-            async with semaphore:
+            async with slots.take(state.url):
                 answer = await self._download(connections, spec, state)
         except FetchError as exc:
             message = str(exc)
@@ -234,7 +239,11 @@ class _Run:
     async def _download(
         self, connections: Connections, spec: FeedSpec, state: FeedState
     ) -> Download:
-        path = retrieve.local_path(state.url)
+        try:
+            path = retrieve.local_path(state.url)
+            http = retrieve.is_http(state.url)
+        except ValueError as exc:  # e.g. an unclosed [ in the host
+            raise FetchError(f"invalid URL {state.url[:200]!r}: {exc}") from None
         if path is not None:
             return await asyncio.to_thread(
                 retrieve.read_file,
@@ -242,7 +251,7 @@ class _Run:
                 last_modified=state.last_modified,
                 max_bytes=self.max_bytes,
             )
-        if not retrieve.is_http(state.url):
+        if not http:
             scheme = state.url.split(":", 1)[0]
             raise FetchError(f"unsupported URL scheme {scheme!r} (use http, https, file or a path)")
         return await retrieve.download(
@@ -276,6 +285,33 @@ class _Run:
             state, now=now, message=message, url=url, not_before=not_before
         )
         return FetchOutcome(spec.name, FetchStatus.ERROR, (), new_state, message)
+
+
+class _Slots:
+    """Download slots: ``total`` at once, ``per_host`` of them for any one host.
+
+    The host's slot is taken first, so a download waiting for its host never holds one
+    of the shared slots that downloads from other hosts could use.
+    """
+
+    def __init__(self, total: int, per_host: int) -> None:
+        self._total = asyncio.Semaphore(total)
+        self._per_host = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    @contextlib.asynccontextmanager
+    async def take(self, url: str) -> AsyncIterator[None]:
+        try:
+            host = (urlsplit(url).hostname or "") if retrieve.is_http(url) else ""
+        except ValueError:  # unparsable: the download will say so
+            host = ""
+        if not host:  # a local file
+            async with self._total:
+                yield
+            return
+        per_host = self._hosts.setdefault(host, asyncio.Semaphore(self._per_host))
+        async with per_host, self._total:
+            yield
 
 
 def _utc_state(state: FeedState) -> FeedState:

@@ -197,10 +197,16 @@ async def _download(
             answer_headers = _headers(response.headers)
             location = answer_headers.get("location")
             if response.status in _REDIRECTS and location is not None:
-                target = urljoin(url, location.strip())
+                try:
+                    target = urljoin(url, location.strip())
+                    secure_to_plain = _scheme(url) == "https" and _scheme(target) == "http"
+                except ValueError:  # e.g. an unclosed [ in the host
+                    raise FetchError(
+                        f"refused a redirect to an invalid URL: {location[:200]!r}"
+                    ) from None
                 if not is_http(target):
                     raise FetchError(f"refused a redirect to a non-http(s) URL: {target[:200]}")
-                if _scheme(url) == "https" and _scheme(target) == "http":
+                if secure_to_plain:
                     raise FetchError(f"redirect from https to http refused: {target[:200]}")
                 all_permanent = all_permanent and response.status in _PERMANENT
                 if all_permanent:
