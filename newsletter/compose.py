@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,8 +152,10 @@ def composition(
         if c.entry.key not in used and any(not topics[i].trending for i in c.ids)
     ]
     # Best first; ties broken by newest, then key, so the same inputs give the same digest.
-    regular.sort(key=lambda c: (-c.score, -c.entry.published.timestamp(), c.entry.key))
-    chosen, dropped = regular[:max_items], regular[max_items:]
+    # Only the best max_items need an order: the rest are counted, not shown.
+    chosen = heapq.nsmallest(max_items, regular, key=_best_first)
+    kept = {id(c) for c in chosen}
+    dropped = [c for c in regular if id(c) not in kept]
     for candidate in chosen:
         home = next(i for i in candidate.ids if not topics[i].trending)
         placed[home].append(candidate.item(topics, first=home))
@@ -217,6 +220,10 @@ class _Candidate:
             title_spans=merge_spans(s for m in self.matches for s in m.title_spans),
             abstract_spans=merge_spans(s for m in self.matches for s in m.abstract_spans),
         )
+
+
+def _best_first(candidate: _Candidate) -> tuple[float, float, str]:
+    return (-candidate.score, -candidate.entry.published.timestamp(), candidate.entry.key)
 
 
 def _fresh(entry: Entry, since: datetime, first_digest: bool) -> bool:
