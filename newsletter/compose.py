@@ -150,5 +150,6 @@ def composition(
         created=now,
         updated=updated_entries,
         omitted=len(dropped),
+        overflow=tuple(row[3] for row in dropped),
     )
     return Composition(subscriber, digest, counts, first_digest)

@@ -174,6 +174,9 @@ class Digest:
     omitted: int = 0
     """Matches left out because ``digest.max_items`` was reached (the digest says so:
     "and N more matches")."""
+    overflow: tuple[DigestItem, ...] = ()
+    """Those matches themselves, best first: the web archive lists them on the digest's
+    "every match" page (``/d/<token>/all``)."""
 
     @property
     def items(self) -> tuple[DigestItem, ...]:

@@ -23,6 +23,7 @@ from newsletter.app import App
 from newsletter.config import ConfigError, Problem
 from newsletter.deliver import SmtpSettings
 from newsletter.records import OutboxStatus, RunStatus
+from newsletter.run.archive import expire_archive
 from newsletter.run.audience import Audience
 from newsletter.run.deliver import Deliverer, ResultHook
 from newsletter.run.feeds import fetch_and_store
@@ -154,6 +155,7 @@ class DigestRun:
             run_key=self.run_key,
             now=self.app.now(),
             sign=self.sign,
+            archive=self.sink.records,
         )
         for plan in planned:
             if plan.error is not None or plan.composition is None:
@@ -163,7 +165,8 @@ class DigestRun:
                 yield plan  # nothing new: no mail (a dry run says why)
                 continue
             try:
-                yield Made(maker.make(plan.composition.digest), plan.composition)
+                message, archive = maker.make_archived(plan.composition.digest)
+                yield Made(message, plan.composition, archive)
             except Exception as exc:  # this subscriber's data; the others go on
                 event(
                     "render_failed",
@@ -235,8 +238,18 @@ class DigestRun:
             self.compose()
         if self.delivers and not self.stop.is_set():
             self.deliver()
+        if self.sink.records and not self.stop.is_set():
+            self.expire_archive()
         self.finish(time.monotonic() - started)
         return self.result
+
+    def expire_archive(self) -> int:
+        """Remove archived copies past ``archive_days``; a failure here costs no digest."""
+        try:
+            return expire_archive(self.app)
+        except Exception:
+            event("archive_cleanup_failed", logging.ERROR, exc_info=True)
+            return 0
 
     def finish(self, duration: float | None = None) -> None:
         """Settle the result's status (and the run row's, when this run composed it)."""

@@ -16,7 +16,9 @@ from pathlib import Path
 from newsletter.config import Config, ConfigError, Environment, Problem
 from newsletter.records import Digest, Message
 from newsletter.render import Renderer, RenderSettings
-from newsletter.run.links import Links
+from newsletter.run.archive import archive_copy
+from newsletter.run.links import Links, new_view_token
+from newsletter.store.records import ArchiveCopy
 
 DRY_RUN_SECRET = "dry-run-secret-not-for-real-mail"
 """Signs links in dry-run and preview files when NEWSLETTER_SECRET is not set."""
@@ -83,7 +85,12 @@ def dkim_signer(env: Environment) -> Signer | None:
 
 
 class MessageMaker:
-    """Digests to messages for one run (links signed and dated once, shared work cached)."""
+    """Digests to messages for one run (links signed and dated once, shared work cached).
+
+    With ``archive``, every message links to its copy on the web ("View in browser") under
+    a fresh random token, and :meth:`make_archived` says what to keep beside it. Dry runs
+    and previews store nothing, so their messages carry no such link.
+    """
 
     def __init__(
         self,
@@ -93,16 +100,23 @@ class MessageMaker:
         run_key: str,
         now: datetime,
         sign: Signer | None = None,
+        archive: bool = False,
     ) -> None:
         self.config = config
         self.links = Links(config.base_url, secret, now)
         self.run_key = run_key
         self.now = now
         self.sign = sign
+        self.archive = archive
         self.renderer = Renderer(render_settings(config))
 
     def make(self, digest: Digest) -> Message:
-        links = self.links.for_digest(digest.subscriber.email)
+        return self.make_archived(digest)[0]
+
+    def make_archived(self, digest: Digest) -> tuple[Message, ArchiveCopy | None]:
+        """The message, and its archive entry when this run archives."""
+        token = new_view_token() if self.archive else None
+        links = self.links.for_digest(digest.subscriber.email, token)
         rendered = self.renderer.render(digest, unsubscribe_url=links.unsubscribe_url)
         message = self.renderer.message(
             digest,
@@ -111,4 +125,7 @@ class MessageMaker:
             unsubscribe_url=links.unsubscribe_url,
             date=self.now,
         )
-        return message if self.sign is None else replace(message, data=self.sign(message.data))
+        if self.sign is not None:
+            message = replace(message, data=self.sign(message.data))
+        copy = None if token is None else archive_copy(digest, message, links, token)
+        return message, copy

@@ -16,7 +16,7 @@ from typing import Protocol
 from newsletter.compose import Composition
 from newsletter.records import Message, RunStatus
 from newsletter.store.protocols import OutboxStore, RunStore
-from newsletter.store.records import RunTally
+from newsletter.store.records import ArchiveCopy, RunTally
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,8 @@ class Made:
 
     message: Message
     composition: Composition
+    archive: ArchiveCopy | None = None
+    """What the web archive keeps beside the message (real runs only)."""
 
 
 class Sink(Protocol):
@@ -70,7 +72,9 @@ class OutboxSink:
 
     def write(self, batch: Sequence[Made], now: datetime) -> int:
         assert self.run_id is not None
-        return self.store.enqueue(self.run_id, [made.message for made in batch], now)
+        messages = [made.message for made in batch]
+        archive = [made.archive for made in batch if made.archive is not None]
+        return self.store.enqueue(self.run_id, messages, now, archive)
 
     def failed(self, subscriber: str, reason: str, now: datetime) -> None:
         assert self.run_id is not None

@@ -4,9 +4,13 @@
 """
 
 from newsletter.store.records import (
+    ArchiveCopy,
+    ArchivedDigest,
+    ArchivedMatch,
     DeliverySummary,
     EntryWrite,
     OutboxRow,
+    PaperStamp,
     RunRecord,
     RunTally,
     StoredEntry,
@@ -20,9 +24,13 @@ Store = SqlStore
 
 __all__ = [
     "STALE_RUN",
+    "ArchiveCopy",
+    "ArchivedDigest",
+    "ArchivedMatch",
     "DeliverySummary",
     "EntryWrite",
     "OutboxRow",
+    "PaperStamp",
     "RunRecord",
     "RunTally",
     "SqlStore",

@@ -16,9 +16,12 @@ from typing import Protocol
 from newsletter.records import Entry, Message, OutboxStatus, RunStatus
 from newsletter.sources.model import FeedState
 from newsletter.store.records import (
+    ArchiveCopy,
+    ArchivedDigest,
     DeliverySummary,
     EntryWrite,
     OutboxRow,
+    PaperStamp,
     RunRecord,
     RunTally,
     StoredEntry,
@@ -96,10 +99,20 @@ class OutboxStore(Protocol):
     def last_digests_of(self, subscribers: Sequence[str]) -> Mapping[str, datetime | None]:
         """When each subscriber's latest digest that was not abandoned was composed."""
 
-    def enqueue(self, run_id: int, messages: Sequence[Message], now: datetime) -> int:
+    def enqueue(
+        self,
+        run_id: int,
+        messages: Sequence[Message],
+        now: datetime,
+        archive: Sequence[ArchiveCopy] = (),
+    ) -> int:
         """Write pending rows; a message carrying an entry already in an active row of the
         same subscriber (another process composed them meanwhile) is dropped. Returns how
-        many were written."""
+        many were written.
+
+        ``archive`` names the messages that can be read on the web (by ``message_id``);
+        each kept message's archive row is written in the same transaction, a dropped
+        message's is not."""
 
     def record_failure(self, run_id: int, subscriber: str, reason: str, now: datetime) -> None:
         """A digest that could not be made (a failure of ours, not of the address)."""
@@ -152,6 +165,41 @@ class SuppressionStore(Protocol):
     def suppressions(self) -> Mapping[str, Suppression]: ...
 
 
+class PaperStore(Protocol):
+    """What the public pages read: stored papers by publication time (which is the
+    first-seen time when a feed gave no date), newest data first."""
+
+    def papers_between(self, start: datetime, end: datetime) -> list[Entry]:
+        """Entries published in ``[start, end)``, in no particular order."""
+
+    def papers_stamp(self, start: datetime, end: datetime | None = None) -> PaperStamp:
+        """How many entries were published in ``[start, end)`` and when one last changed:
+        one cheap query that tells whether a page built from them is still current."""
+
+    def published_before(self, moment: datetime) -> datetime | None:
+        """The latest publication time before ``moment`` (the previous day with papers)."""
+
+    def published_from(self, moment: datetime) -> datetime | None:
+        """The earliest publication time at or after ``moment`` (the next day with papers)."""
+
+    def newest_papers(self, limit: int) -> list[Entry]:
+        """The ``limit`` most recently published entries, newest first."""
+
+
+class ArchiveStore(Protocol):
+    """Digests as they were sent, readable at ``/d/<token>`` until they expire.
+
+    Guarantees: a token names one message; expiring removes the message's bytes and the
+    list of matches but keeps the token (so a late visitor learns the copy expired rather
+    than that it never existed) and the delivery history. Messages still waiting to be
+    delivered are never expired."""
+
+    def archived(self, token: str) -> ArchivedDigest | None: ...
+
+    def expire_archive(self, before: datetime, now: datetime) -> int:
+        """Remove the copies archived before ``before``; returns how many went."""
+
+
 class VectorStore(Protocol):
     """Entry embeddings for semantic topics, computed once per text and model."""
 
@@ -160,7 +208,16 @@ class VectorStore(Protocol):
     def put(self, key: str, value: bytes) -> None: ...
 
 
-class Storage(FeedStore, EntryStore, RunStore, OutboxStore, SuppressionStore, Protocol):
+class Storage(
+    FeedStore,
+    EntryStore,
+    RunStore,
+    OutboxStore,
+    SuppressionStore,
+    PaperStore,
+    ArchiveStore,
+    Protocol,
+):
     """Everything the run needs, in one object (the SQL store implements it all)."""
 
     def vector_cache(self) -> VectorStore: ...

@@ -1,0 +1,55 @@
+"""Papers by publication time, for the public pages (the day's papers, search, Atom)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from newsletter.records import Entry
+from newsletter.store.records import PaperStamp
+from newsletter.store.schema import entries
+from newsletter.store.sql.base import SqlBase
+from newsletter.store.sql.engine import utc_aggregate
+from newsletter.store.sql.entries import entry_from_row
+
+_COLUMNS = [column for column in entries.c if column.name != "embedding"]
+"""Everything an Entry is built from; the embedding blob stays in the database."""
+
+
+class PapersSql(SqlBase):
+    def papers_between(self, start: datetime, end: datetime) -> list[Entry]:
+        query = select(*_COLUMNS).where(entries.c.published >= start, entries.c.published < end)
+        with self.engine.connect() as conn:
+            return [entry_from_row(row) for row in conn.execute(query)]
+
+    def papers_stamp(self, start: datetime, end: datetime | None = None) -> PaperStamp:
+        query = select(func.count(), func.max(entries.c.updated_at)).where(
+            entries.c.published >= start
+        )
+        if end is not None:
+            query = query.where(entries.c.published < end)
+        with self.engine.connect() as conn:
+            count, changed = conn.execute(query).one()
+        return PaperStamp(int(count), utc_aggregate(changed))
+
+    def published_before(self, moment: datetime) -> datetime | None:
+        query = select(func.max(entries.c.published)).where(entries.c.published < moment)
+        with self.engine.connect() as conn:
+            found: datetime | None = utc_aggregate(conn.execute(query).scalar_one())
+        return found
+
+    def published_from(self, moment: datetime) -> datetime | None:
+        query = select(func.min(entries.c.published)).where(entries.c.published >= moment)
+        with self.engine.connect() as conn:
+            found: datetime | None = utc_aggregate(conn.execute(query).scalar_one())
+        return found
+
+    def newest_papers(self, limit: int) -> list[Entry]:
+        query = (
+            select(*_COLUMNS)
+            .order_by(entries.c.published.desc(), entries.c.key)
+            .limit(max(0, limit))
+        )
+        with self.engine.connect() as conn:
+            return [entry_from_row(row) for row in conn.execute(query)]
