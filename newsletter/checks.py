@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from newsletter.config import ConfigError, Environment, Problem, load_config
+from newsletter.config.env import MAKE_SECRET, SECRET_GOOD, secret_problem
 from newsletter.config.errors import display_path
 
 
@@ -47,6 +48,16 @@ def check_everything(path: Path, env: Environment) -> tuple[list[Problem], str]:
             Problem(file, int(number) if number.isdigit() else None, message.strip() or line)
         )
     warnings = []
+    if env.secret:
+        trouble = secret_problem(env.secret)
+        if trouble is not None:
+            problems.append(Problem(env.source, None, trouble))
+        elif len(env.secret) < SECRET_GOOD:
+            warnings.append(
+                f"warning: NEWSLETTER_SECRET is {len(env.secret)} characters; "
+                f"{SECRET_GOOD} or more make forged links hopeless — `{MAKE_SECRET}` "
+                "(changing it invalidates links already mailed)"
+            )
     for feed in config.feeds:
         if "://" not in feed.url and not config.resolve(feed.url).exists():
             warnings.append(

@@ -131,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--subscriber", metavar="EMAIL", help="show what this subscriber's next digest would hold"
     )
     match.add_argument("--json", action="store_true", help="a JSON array, one object per entry")
+    match.add_argument(
+        "--stemming",
+        choices=("plural", "snowball"),
+        default="plural",
+        help="how QUERY's words fold, as a topic's stemming: key (default: plural)",
+    )
 
     preview = command("preview", "write the HTML and text of a subscriber's next digest")
     preview.add_argument("--subscriber", metavar="EMAIL", required=True)
@@ -327,7 +333,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         if args.subscriber:
             report.print_subscriber_plan(subscriber_plan(app, args.subscriber), as_json=args.json)
         else:
-            rows = match_query(app, args.query, feed=args.feed)
+            rows = match_query(app, args.query, feed=args.feed, stemming=args.stemming)
             report.print_matches(rows, as_json=args.json)
     return EXIT_OK
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,6 +66,7 @@ def composition(
     max_items: int,
     now: datetime,
     updated: Iterable[Entry] = (),
+    popular: Sequence[Entry] = (),
 ) -> Composition:
     """Build the digest, or None when there is nothing new (no empty mails), and count why
     each topic's matches did or did not make it.
@@ -73,83 +74,170 @@ def composition(
     An entry is a candidate when it matches one of the subscriber's topics, is not
     already in one of their digests (``taken``), and is new: for a first digest,
     published since ``since`` (the lookback); later, published or first seen after the
-    previous digest. Matches beyond ``max_items`` are dropped, not carried over, so a
-    digest never fills up with a backlog (the digest says how many: ``Digest.omitted``).
-    It appears once, in the section of its best-scoring topic, and lists every topic it
-    matched.
+    previous digest.
+
+    Trending topics (``Topic.trending`` = N) come first: each takes the N most popular
+    candidates (upvotes; papers without a figure after those with one, newest first) —
+    any new paper of ``popular`` (every entry looked at, already in that order) when the
+    topic has no ``query``/``about``, else those it matched —
+    into a section of its own that does not count toward ``max_items``; a paper taken
+    there is not repeated under another topic, and its card names every topic it matched.
+
+    The other candidates are ranked by score: beyond ``max_items`` they are dropped, not
+    carried over, so a digest never fills up with a backlog (the digest says how many:
+    ``Digest.omitted``). Each appears once, in the section of its best-scoring topic.
     """
-    order = {topic.id: index for index, topic in enumerate(subscriber.topics)}
-    titles = {topic.id: topic.title for topic in subscriber.topics}
-    tally = {topic.id: [0, 0, 0, 0] for topic in subscriber.topics}  # matched older taken in
-    scored: list[tuple[float, datetime, str, DigestItem, str, tuple[str, ...]]] = []
+    topics = {topic.id: topic for topic in subscriber.topics}
+    order = {topic_id: index for index, topic_id in enumerate(topics)}
+    counts = {topic_id: _Count() for topic_id in topics}
+    candidates: list[_Candidate] = []
     for entry in entries:
         found = matches.get(entry.key, {})
-        mine = [m for topic_id, m in found.items() if topic_id in order]
-        if not mine:
+        mine = sorted(
+            (m for topic_id, m in found.items() if topic_id in order),
+            key=lambda m: (-m.score, order[m.topic_id]),
+        )
+        ids = [m.topic_id for m in mine]
+        if not ids:
             continue
-        ids = tuple(m.topic_id for m in mine)
         for topic_id in ids:
-            tally[topic_id][0] += 1
+            counts[topic_id].matched += 1
         if entry.key in taken:
             for topic_id in ids:
-                tally[topic_id][2] += 1
+                counts[topic_id].delivered += 1
             continue
-        if first_digest:
-            fresh = entry.published >= since
-        else:  # strictly after: whatever was known when the last digest was composed had its turn
-            fresh = entry.published > since or (
-                entry.first_seen is not None and entry.first_seen > since
-            )
-        if not fresh:
+        if not _fresh(entry, since, first_digest):
             for topic_id in ids:
-                tally[topic_id][1] += 1
+                counts[topic_id].older += 1
             continue
-        mine.sort(key=lambda m: (-m.score, order[m.topic_id]))
-        terms = tuple(dict.fromkeys(term for m in mine for term in m.terms))
-        item = DigestItem(
-            entry=entry,
-            score=mine[0].score,
-            topics=tuple(titles[m.topic_id] for m in mine),
-            terms=terms,
-            title_spans=merge_spans(s for m in mine for s in m.title_spans),
-            abstract_spans=merge_spans(s for m in mine for s in m.abstract_spans),
-        )
-        scored.append((item.score, entry.published, entry.key, item, mine[0].topic_id, ids))
-    # Best first; ties broken by newest, then key, so the same inputs give the same digest.
-    scored.sort(key=lambda row: (-row[0], -row[1].timestamp(), row[2]))
-    chosen, dropped = scored[:max_items], scored[max_items:]
-    for row in chosen:
-        for topic_id in row[5]:
-            tally[topic_id][3] += 1
-    cut: dict[str, int] = {}
-    for row in dropped:
-        for topic_id in row[5]:
-            cut[topic_id] = cut.get(topic_id, 0) + 1
-    counts = tuple(
-        TopicCount(
-            topic=topic,
-            matched=tally[topic.id][0],
-            older=tally[topic.id][1],
-            delivered=tally[topic.id][2],
-            shown=tally[topic.id][3],
-            cut=cut.get(topic.id, 0),
-        )
-        for topic in subscriber.topics
-    )
-    updated_entries = tuple(updated)
-    if not chosen and not updated_entries:
-        return Composition(subscriber, None, counts, first_digest)
-    sections = []
+        candidates.append(_Candidate(entry, tuple(mine), tuple(ids)))
+
+    placed: dict[str, list[DigestItem]] = {topic_id: [] for topic_id in topics}
+    used: set[str] = set()
+    by_key = {c.entry.key: c for c in candidates}
     for topic in subscriber.topics:
-        items = tuple(row[3] for row in chosen if row[4] == topic.id)
-        if items:
-            sections.append(Section(topic=topic, items=items))
+        if not topic.trending:
+            continue
+        pool: list[_Candidate] = []
+        if not (topic.query or topic.about):  # any paper: walk the popular ones, stop at N
+            counts[topic.id].matched = len(popular)
+            for entry in popular:  # (how many more there were is not counted: a cut of 0)
+                if len(pool) == topic.trending:
+                    break
+                if entry.key in used:
+                    continue
+                if entry.key in taken:
+                    counts[topic.id].delivered += 1
+                elif not _fresh(entry, since, first_digest):
+                    counts[topic.id].older += 1
+                else:
+                    known = by_key.get(entry.key) or _Candidate(entry, (), ())
+                    pool.append(_Candidate(known.entry, known.matches, (*known.ids, topic.id)))
+        else:
+            pool = [c for c in candidates if topic.id in c.ids and c.entry.key not in used]
+            pool.sort(key=_by_popularity)
+        for candidate in pool[: topic.trending]:
+            used.add(candidate.entry.key)
+            placed[topic.id].append(candidate.item(topics, first=topic.id))
+            for topic_id in candidate.ids:
+                counts[topic_id].shown += 1
+        counts[topic.id].cut += max(0, len(pool) - topic.trending)
+
+    regular = [
+        c
+        for c in candidates
+        if c.entry.key not in used and any(not topics[i].trending for i in c.ids)
+    ]
+    # Best first; ties broken by newest, then key, so the same inputs give the same digest.
+    regular.sort(key=lambda c: (-c.score, -c.entry.published.timestamp(), c.entry.key))
+    chosen, dropped = regular[:max_items], regular[max_items:]
+    for candidate in chosen:
+        home = next(i for i in candidate.ids if not topics[i].trending)
+        placed[home].append(candidate.item(topics, first=home))
+        for topic_id in candidate.ids:
+            counts[topic_id].shown += 1
+    for candidate in dropped:
+        for topic_id in candidate.ids:
+            if not topics[topic_id].trending:
+                counts[topic_id].cut += 1
+
+    result = tuple(counts[t.id].freeze(t) for t in subscriber.topics)
+    updated_entries = tuple(updated)
+    sections = tuple(
+        Section(topic=topic, items=tuple(placed[topic.id]))
+        for topic in subscriber.topics
+        if placed[topic.id]
+    )
+    if not sections and not updated_entries:
+        return Composition(subscriber, None, result, first_digest)
     digest = Digest(
         subscriber=subscriber,
-        sections=tuple(sections),
+        sections=sections,
         created=now,
         updated=updated_entries,
         omitted=len(dropped),
         overflow=tuple(row[3] for row in dropped),
     )
-    return Composition(subscriber, digest, counts, first_digest)
+    return Composition(subscriber, digest, result, first_digest)
+
+
+@dataclass(slots=True)
+class _Count:
+    matched: int = 0
+    shown: int = 0
+    older: int = 0
+    delivered: int = 0
+    cut: int = 0
+
+    def freeze(self, topic: Topic) -> TopicCount:
+        return TopicCount(topic, self.matched, self.shown, self.older, self.delivered, self.cut)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    entry: Entry
+    matches: tuple[TopicMatch, ...]
+    """The subscriber's topics that matched it, best first."""
+    ids: tuple[str, ...]
+    """Those topics' ids, then every trending topic that takes any paper."""
+
+    @property
+    def score(self) -> float:
+        return self.matches[0].score if self.matches else 0.0
+
+    def item(self, topics: Mapping[str, Topic], *, first: str) -> DigestItem:
+        """The paper as shown under topic ``first``, naming every topic it matched."""
+        ids = [first, *(i for i in self.ids if i != first)]
+        return DigestItem(
+            entry=self.entry,
+            score=self.score,
+            topics=tuple(topics[i].title for i in ids),
+            terms=tuple(dict.fromkeys(term for m in self.matches for term in m.terms)),
+            title_spans=merge_spans(s for m in self.matches for s in m.title_spans),
+            abstract_spans=merge_spans(s for m in self.matches for s in m.abstract_spans),
+        )
+
+
+def _fresh(entry: Entry, since: datetime, first_digest: bool) -> bool:
+    """New to the subscriber: for a first digest, published since the lookback; later,
+    published or first seen strictly after the previous digest (whatever was known when
+    it was composed had its turn)."""
+    if first_digest:
+        return entry.published >= since
+    return entry.published > since or (entry.first_seen is not None and entry.first_seen > since)
+
+
+def popularity_order(entries: Iterable[Entry]) -> list[Entry]:
+    """Most upvotes first; papers without a figure after those with one; then newest."""
+    return sorted(entries, key=lambda e: _by_popularity(_Candidate(e, (), ())))
+
+
+def _by_popularity(candidate: _Candidate) -> tuple[bool, int, float, str]:
+    """Most upvotes first; papers without a figure after those with one; then newest."""
+    popularity = candidate.entry.popularity
+    return (
+        popularity is None,
+        -(popularity or 0),
+        -candidate.entry.published.timestamp(),
+        candidate.entry.key,
+    )

@@ -11,7 +11,7 @@ from newsletter.compose import Composition
 from newsletter.config import ConfigError, Problem
 from newsletter.errors import OperationalError, UnknownSubscriber, UserError
 from newsletter.match import QuerySyntaxError, parse
-from newsletter.records import Entry, Subscriber, Topic
+from newsletter.records import Entry, Stemming, Subscriber, Topic
 from newsletter.run import Audience, DigestRun, FileSink, RunOptions
 from newsletter.run.plan import make_matcher
 from newsletter.sources import FeedSpec, fetch_feeds
@@ -98,7 +98,9 @@ def entries_from(app: App, feed: str | None) -> list[Entry]:
     return list(outcome.entries)
 
 
-def match_query(app: App, query: str, *, feed: str | None = None) -> list[MatchRow]:
+def match_query(
+    app: App, query: str, *, feed: str | None = None, stemming: Stemming = "plural"
+) -> list[MatchRow]:
     """Entries the query matches, best first, with the words that matched."""
     try:
         parse(query)
@@ -106,7 +108,7 @@ def match_query(app: App, query: str, *, feed: str | None = None) -> list[MatchR
         raise ConfigError(
             [Problem("query", None, f"{exc.message} (column {exc.column + 1})", exc.caret())]
         ) from exc
-    topic = Topic(id="query", title="query", query=query)
+    topic = Topic(id="query", title="query", query=query, stemming=stemming)
     entries = entries_from(app, feed)
     matcher = make_matcher([topic], app.store.vector_cache(), app.config)
     matches = matcher.match(entries)

@@ -133,7 +133,9 @@ def left_out(
             parts.append(f"{count.older} {older}")
         if count.delivered:
             parts.append(f"{count.delivered} already delivered")
-        if count.cut:
+        if count.cut and count.topic.trending:
+            parts.append(f"{count.cut} less popular than its top {count.topic.trending}")
+        elif count.cut:
             parts.append(f"{count.cut} cut by max_items ({max_items})")
         title = count.topic.title or count.topic.id
         lines.append(f"{title}: {plural(count.matched, 'match')} — " + ", ".join(parts))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from newsletter.compose import composition, merge_spans
+from newsletter.compose import composition, merge_spans, popularity_order
 from newsletter.records import Digest, Entry, Subscriber, Topic, TopicMatch
 
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
@@ -170,3 +171,110 @@ def test_nothing_new_still_explains_itself() -> None:
         ("speech", 1, 1),
         ("audio", 0, 0),
     ]
+
+
+def popular(key: str, upvotes: int | None, *, hours_ago: float = 1) -> Entry:
+    return replace(entry(key, hours_ago=hours_ago), popularity=upvotes)
+
+
+TRENDING = Topic(id="trending", title="Trending", trending=3)
+
+
+def test_trending_takes_the_most_upvoted_new_papers_in_upvote_order() -> None:
+    papers = [
+        popular("few", 2),
+        popular("none-new", None, hours_ago=1),
+        popular("none-old", None, hours_ago=5),
+        popular("many", 90),
+        popular("some", 40),
+        popular("had", 500),  # already delivered
+        popular("stale", 900, hours_ago=24 * 9),  # before the lookback
+    ]
+    reader = Subscriber(email="r@example.org", topics=(TRENDING,), schedule="daily")
+    result = composition(
+        reader,
+        [],
+        {},
+        taken={"had"},
+        since=NOW - timedelta(days=7),
+        first_digest=True,
+        max_items=1,  # trending has its own N: max_items does not cut it
+        now=NOW,
+        popular=popularity_order(papers),
+    )
+    assert result.digest is not None
+    (section,) = result.digest.sections
+    assert [i.entry.key for i in section.items] == ["many", "some", "few"]
+    assert result.digest.omitted == 0
+    # With fewer upvoted papers, those without a figure come after, newest first.
+    more = Subscriber(
+        email="r@example.org",
+        topics=(replace(TRENDING, trending=6),),
+        schedule="daily",
+    )
+    digest = composition(
+        more,
+        [],
+        {},
+        taken=set(),
+        since=NOW - timedelta(days=7),
+        first_digest=True,
+        max_items=25,
+        now=NOW,
+        popular=popularity_order(papers),
+    ).digest
+    assert digest is not None
+    assert [i.entry.key for i in digest.items] == [
+        "had",
+        "many",
+        "some",
+        "few",
+        "none-new",
+        "none-old",
+    ]
+
+
+def test_a_trending_paper_is_not_repeated_and_its_card_names_both_topics() -> None:
+    papers = [popular("hot", 50), popular("cold", None), popular("warm", 10)]
+    reader = Subscriber(
+        email="r@example.org", topics=(SPEECH, replace(TRENDING, trending=1)), schedule="daily"
+    )
+    matches = {"hot": {"speech": hit("speech", 1.0)}, "cold": {"speech": hit("speech", 2.0)}}
+    digest = composition(
+        reader,
+        [papers[0], papers[1]],
+        matches,
+        taken=set(),
+        since=NOW - timedelta(days=7),
+        first_digest=True,
+        max_items=25,
+        now=NOW,
+        popular=popularity_order(papers),
+    ).digest
+    assert digest is not None
+    assert [(s.topic.id, [i.entry.key for i in s.items]) for s in digest.sections] == [
+        ("speech", ["cold"]),
+        ("trending", ["hot"]),
+    ]
+    assert digest.sections[1].items[0].topics == ("Trending", "Speech")
+
+
+def test_a_trending_topic_with_a_query_ranks_only_what_it_matched() -> None:
+    speech_trending = Topic(id="st", title="Speech, trending", query="speech", trending=2)
+    reader = Subscriber(email="r@example.org", topics=(speech_trending,), schedule="daily")
+    papers = [popular("a", 5), popular("b", 50), popular("c", 500), popular("d", 1)]
+    matches = {k: {"st": hit("st", 1.0)} for k in ("a", "b", "d")}
+    result = composition(
+        reader,
+        [papers[0], papers[1], papers[3]],
+        matches,
+        taken=set(),
+        since=NOW - timedelta(days=7),
+        first_digest=True,
+        max_items=25,
+        now=NOW,
+    )
+    assert result.digest is not None
+    assert [i.entry.key for i in result.digest.items] == ["b", "a"]
+    (count,) = result.counts
+    assert (count.matched, count.shown, count.cut) == (3, 2, 1)

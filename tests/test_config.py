@@ -31,7 +31,7 @@ def test_bundled_example_config_is_valid(capsys: pytest.CaptureFixture[str]) -> 
 
     root = Path(__file__).resolve().parents[1]
     config = load_config(root / "config" / "newsletter.yaml")
-    assert len(config.subscribers) == 3
+    assert len(config.subscribers) == 4
     assert len({t.id for s in config.subscribers for t in s.topics}) >= 4
 
 
@@ -221,3 +221,20 @@ def test_about_topics_without_the_semantic_extra_name_the_extra(
     assert code == 2
     assert "config/subscribers.yaml:7: topics with 'about:' need the 'semantic' extra" in err
     assert "pip install 'newsletter[semantic]'" in err
+
+
+@pytest.mark.sqlite_only
+def test_the_placeholder_secret_from_env_example_is_refused_with_the_fix(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    placeholder = "change-me-to-a-long-random-string"
+    project.env_file(NEWSLETTER_SECRET=placeholder)
+    assert main(["check", "--config", str(project.config)], clock=lambda: NOW) == 2
+    err = capsys.readouterr().err
+    assert ".env: NEWSLETTER_SECRET is the placeholder from .env.example" in err
+    assert "secrets.token_urlsafe(32)" in err
+    assert main(["send", "--no-fetch", "--config", str(project.config)], clock=lambda: NOW) == 2
+    assert "placeholder" in capsys.readouterr().err
+    project.env_file(NEWSLETTER_SECRET="x" * 20)  # the 16-character minimum still holds
+    assert main(["check", "--config", str(project.config)], clock=lambda: NOW) == 0
+    assert "warning: NEWSLETTER_SECRET is 20 characters" in capsys.readouterr().out

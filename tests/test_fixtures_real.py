@@ -152,18 +152,7 @@ CAPTURES = (
     ),
 )
 
-KNOWN_DEFECTS = {
-    "scriptingnews-2017-06-26.rss": (
-        "keys.normalise_url drops the URL fragment, so Scripting News posts whose "
-        "permalinks differ only in #fragment (distinct guids) merge: 48 distinct items "
-        "become 7 entries"
-    ),
-    "arxiv-rss-math-2012-09-12.rdf": (
-        "keys.parse_arxiv_id only knows arxiv.org and export.arxiv.org, so the old feed's "
-        "links on the lanl.arxiv.org mirror (http://lanl.arxiv.org/abs/1209.2411) give no "
-        "arXiv id: all 126 entries get url: keys and arxiv_id None"
-    ),
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 def _cases() -> list[object]:

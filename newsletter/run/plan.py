@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from newsletter import logs
-from newsletter.compose import Composition, composition
+from newsletter.compose import Composition, composition, popularity_order
 from newsletter.config import Config, ConfigError, Problem
 from newsletter.match import Matcher
 from newsletter.records import Entry, Subscriber, Topic, TopicMatch
@@ -39,7 +39,10 @@ class Planned:
 
 
 def distinct_topics(subscribers: Sequence[Subscriber]) -> list[Topic]:
-    return list({topic.id: topic for s in subscribers for topic in s.topics}.values())
+    """Every topic to evaluate once per entry (a trending topic with no ``query``/``about``
+    takes every paper and needs no matching)."""
+    unique = {topic.id: topic for s in subscribers for topic in s.topics}
+    return [topic for topic in unique.values() if topic.query or topic.about]
 
 
 def make_matcher(topics: Sequence[Topic], vectors: VectorStore, config: Config) -> Matcher:
@@ -84,20 +87,7 @@ class Planner:
         lookback = self.now - timedelta(days=self.config.digest.lookback_days)
         last = self.outbox.last_digests_of([s.email for s in subscribers])
         oldest = min((t or lookback) for t in last.values())
-        entries = self.entries.entries_since(min(oldest, lookback))
-        versioned = [e for e in entries if e.version is not None]
-        if self.explain:  # older matches too, only to be counted as "older than the lookback"
-            known = {e.key for e in entries}
-            since = min(oldest, lookback, self.now - timedelta(days=EXPLAIN_DAYS))
-            entries += [e for e in self.entries.entries_since(since) if e.key not in known]
-        matches = make_matcher(distinct_topics(subscribers), self.vectors, self.config).match(
-            entries
-        )
-        by_key = {entry.key: entry for entry in entries}
-        by_topic: dict[str, list[str]] = {}
-        for key, found in matches.items():
-            for topic_id in found:
-                by_topic.setdefault(topic_id, []).append(key)
+        window = self._window(subscribers, min(oldest, lookback), lookback)
         for start in range(0, len(subscribers), LOOKUP_CHUNK):
             chunk = subscribers[start : start + LOOKUP_CHUNK]
             taken_of = self.outbox.taken_entries_of([s.email for s in chunk])
@@ -105,17 +95,7 @@ class Planner:
                 email = subscriber.email.lower()
                 try:
                     yield Planned(
-                        subscriber,
-                        self._compose(
-                            subscriber,
-                            by_topic,
-                            by_key,
-                            matches,
-                            versioned,
-                            taken_of[email],
-                            last[email],
-                            lookback,
-                        ),
+                        subscriber, self._compose(subscriber, window, taken_of[email], last[email])
                     )
                 except Exception as exc:  # one subscriber's data must not stop the others
                     event(
@@ -126,31 +106,64 @@ class Planner:
                     )
                     yield Planned(subscriber, error=f"{type(exc).__name__}: {exc}")
 
+    def _window(
+        self, subscribers: Sequence[Subscriber], since: datetime, lookback: datetime
+    ) -> _Window:
+        """The entries of the run, matched once against every distinct topic."""
+        entries = self.entries.entries_since(since)
+        versioned = [e for e in entries if e.version is not None]
+        if self.explain:  # older matches too, only to be counted as "older than the lookback"
+            known = {e.key for e in entries}
+            older = min(since, self.now - timedelta(days=EXPLAIN_DAYS))
+            entries += [e for e in self.entries.entries_since(older) if e.key not in known]
+        matches = make_matcher(distinct_topics(subscribers), self.vectors, self.config).match(
+            entries
+        )
+        by_topic: dict[str, list[str]] = {}
+        for key, found in matches.items():
+            for topic_id in found:
+                by_topic.setdefault(topic_id, []).append(key)
+        by_key = {entry.key: entry for entry in entries}
+        return _Window(by_key, matches, by_topic, versioned, popularity_order(entries), lookback)
+
     def _compose(
         self,
         subscriber: Subscriber,
-        by_topic: dict[str, list[str]],
-        by_key: dict[str, Entry],
-        matches: dict[str, dict[str, TopicMatch]],
-        versioned: list[Entry],
+        window: _Window,
         taken: Taken,
         previous: datetime | None,
-        lookback: datetime,
     ) -> Composition:
-        keys = dict.fromkeys(k for t in subscriber.topics for k in by_topic.get(t.id, ()))
+        keys = dict.fromkeys(k for t in subscriber.topics for k in window.by_topic.get(t.id, ()))
+        any_paper = any(t.trending and not (t.query or t.about) for t in subscriber.topics)
         updated = (
-            [e for e in versioned if taken.has_older_version_of(e)]
+            [e for e in window.versioned if taken.has_older_version_of(e)]
             if self.config.digest.updates == "list"
             else []
         )
         return composition(
             subscriber,
-            [by_key[k] for k in keys],
-            matches,
+            [window.by_key[k] for k in keys],
+            window.matches,
             taken=taken.keys,
-            since=previous or lookback,
+            since=previous or window.lookback,
             first_digest=previous is None,
             max_items=self.config.digest.max_items,
             now=self.now,
             updated=updated,
+            popular=window.popular if any_paper else (),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """What one plan works from: the entries looked at, matched once for everyone."""
+
+    by_key: dict[str, Entry]
+    matches: dict[str, dict[str, TopicMatch]]
+    by_topic: dict[str, list[str]]
+    """Topic id → keys of the entries it matched."""
+    versioned: list[Entry]
+    """Entries with a version (candidates for "Updated"), from the sending window only."""
+    popular: list[Entry]
+    """Every entry, most popular first (what an any-paper trending topic walks)."""
+    lookback: datetime

@@ -49,13 +49,31 @@ def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _names(authors: object) -> tuple[str, ...]:
+def _names(authors: object, *, tex: bool = False) -> tuple[str, ...]:
+    """One name per person in a JSON author list; two people may share a name."""
     if isinstance(authors, Mapping):
         authors = [authors]
     if not isinstance(authors, list):
         return ()
-    names = (text.one_line(_str(a.get("name"))) for a in authors if isinstance(a, Mapping))
-    return tuple(dict.fromkeys(n for n in names if n))
+    names = (text.line(_str(a.get("name")), tex=tex) for a in authors if isinstance(a, Mapping))
+    return tuple(n for n in names if n)
+
+
+def _tags(tags: object) -> tuple[str, ...]:
+    if not isinstance(tags, list):
+        return ()
+    return tuple(dict.fromkeys(t for t in (text.line(t) for t in tags if isinstance(t, str)) if t))
+
+
+def _pdf_link(attachments: object) -> str | None:
+    if not isinstance(attachments, list):
+        return None
+    links = (
+        text.link(_str(a.get("url")))
+        for a in attachments
+        if isinstance(a, Mapping) and _str(a.get("mime_type")) == "application/pdf"
+    )
+    return next((link for link in links if link), None)
 
 
 def parse_json_feed(data: Any, spec: FeedSpec, now: datetime) -> list[records.Entry]:
@@ -70,36 +88,26 @@ def parse_json_feed(data: Any, spec: FeedSpec, now: datetime) -> list[records.En
     for item in items:
         if not isinstance(item, Mapping):
             continue
-        link = _str(item.get("url")) or _str(item.get("external_url"))
-        guid = _str(item.get("id")) if isinstance(item.get("id"), str) else str(item.get("id", ""))
-        title = text.one_line(_str(item.get("title")))
-        if item.get("content_html") or item.get("summary"):
-            abstract = text.plain(
-                _str(item.get("summary")) or _str(item.get("content_html")), is_html=True
-            )
-        else:
-            abstract = text.plain(_str(item.get("content_text")), is_html=False)
-        if not title:
-            title = text.one_line(abstract[:80]) or link or guid or "(untitled)"
+        link = text.link(_str(item.get("url"))) or text.link(_str(item.get("external_url")))
+        raw_id = item.get("id")
+        guid = text.line("" if raw_id is None else str(raw_id), limit=None)
         arxiv = keys.parse_arxiv_id(link) or keys.parse_arxiv_id(guid)
-        doi = keys.find_doi(guid, link, _str(item.get("external_url")))
+        tex = arxiv is not None  # TeX only where the item is an arXiv paper
+        title = text.line(_str(item.get("title")), tex=tex)
+        # JSON Feed's summary is plain text by the spec, but is HTML in practice as
+        # often as not; reading it as HTML keeps its text either way.
+        if item.get("content_html") or item.get("summary"):
+            raw, html = _str(item.get("summary")) or _str(item.get("content_html")), True
+        else:
+            raw, html = _str(item.get("content_text")), False
+        abstract = text.paragraphs(raw, html=html, tex=tex)
+        if not title:
+            title = text.line(abstract[:80]) or link or guid or "(untitled)"
+        doi = keys.find_doi(guid, link, text.link(_str(item.get("external_url"))))
         published = parse_datetime(item.get("date_published")) or parse_datetime(
             item.get("date_modified")
         )
-        tags = item.get("tags")
-        categories = (
-            tuple(dict.fromkeys(t for t in tags if isinstance(t, str)))
-            if isinstance(tags, list)
-            else ()
-        )
-        pdf = next(
-            (
-                _str(a.get("url"))
-                for a in item.get("attachments") or []
-                if isinstance(a, Mapping) and _str(a.get("mime_type")) == "application/pdf"
-            ),
-            None,
-        )
+        pdf = _pdf_link(item.get("attachments"))
         entries.append(
             records.Entry(
                 key=keys.canonical_key(
@@ -110,8 +118,9 @@ def parse_json_feed(data: Any, spec: FeedSpec, now: datetime) -> list[records.En
                 link=link,
                 published=published or now,
                 abstract=abstract,
-                authors=_names(item.get("authors") or item.get("author")) or feed_authors,
-                categories=categories,
+                authors=_names(item.get("authors") or item.get("author"), tex=tex)
+                or feed_authors,
+                categories=_tags(item.get("tags")),
                 feeds=(spec.name,),
                 pdf_link=pdf or (keys.arxiv_pdf_link(arxiv[0]) if arxiv else None),
                 arxiv_id=arxiv[0] if arxiv else None,
@@ -136,7 +145,7 @@ def parse_hf_daily_papers(data: Any, spec: FeedSpec, now: datetime) -> list[reco
             continue
         arxiv_id, version = parsed
         upvotes = paper.get("upvotes")
-        title = text.one_line(_str(paper.get("title")) or _str(item.get("title")))
+        title = text.line(_str(paper.get("title")) or _str(item.get("title")), tex=True)
         entries.append(
             records.Entry(
                 key=keys.canonical_key(arxiv_id=arxiv_id),
@@ -145,8 +154,8 @@ def parse_hf_daily_papers(data: Any, spec: FeedSpec, now: datetime) -> list[reco
                 published=parse_datetime(paper.get("publishedAt"))
                 or parse_datetime(item.get("publishedAt"))
                 or now,
-                abstract=text.plain(_str(paper.get("summary")), is_html=False),
-                authors=_names(paper.get("authors")),
+                abstract=text.paragraphs(_str(paper.get("summary")), tex=True),
+                authors=_names(paper.get("authors"), tex=True),
                 feeds=(spec.name,),
                 pdf_link=keys.arxiv_pdf_link(arxiv_id),
                 popularity=upvotes

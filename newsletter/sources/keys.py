@@ -8,21 +8,28 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from newsletter.records import Entry
 
 # New-style ids (2007+: 0704.0001, 2403.04790v2) and old-style ones (hep-th/9901001v1).
 _ARXIV_NEW = r"\d{4}\.\d{4,5}"
 _ARXIV_OLD = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
-ARXIV_ID = re.compile(rf"(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v(?P<version>\d+))?")
+# re.ASCII throughout: \d would also match other scripts' digits (٢٤٠٣.٠٤٧٩٠) and, with
+# IGNORECASE, [a-z] the Kelvin sign.
+ARXIV_ID = re.compile(rf"(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v(?P<version>\d+))?", re.ASCII)
 _ARXIV_IN_URL = re.compile(
     rf"^https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/"
     rf"(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v(?P<version>\d+))?(?:\.pdf)?/?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 _ARXIV_GUID = re.compile(
     rf"^(?:oai:arXiv\.org:|arxiv:|https?://arxiv\.org/abs/)"
     rf"(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v(?P<version>\d+))?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
 _DOI_URL = re.compile(r"^https?://(?:dx\.)?doi\.org/(10\.\d{4,9}/\S+)$", re.IGNORECASE)
@@ -61,11 +68,13 @@ def find_doi(*candidates: str | None) -> str | None:
     return None
 
 
-def normalise_url(url: str) -> str | None:
+def normalise_url(url: str, *, keep_fragment: bool = False) -> str | None:
     """A link reduced so that trivially different spellings compare equal.
 
     Scheme and ``www.`` are dropped, the host lower-cased, default ports, fragments,
-    trailing slashes and tracking parameters removed, the query sorted.
+    trailing slashes and tracking parameters removed, the query sorted. With
+    ``keep_fragment`` the fragment stays (but a text fragment, ``#:~:text=``): see
+    :func:`distinct_permalinks`.
     """
     try:
         parts = urlsplit(url.strip())
@@ -83,7 +92,26 @@ def normalise_url(url: str) -> str | None:
         if not _TRACKING_PARAMS.match(k)
     )  # fmt: skip
     path = parts.path.rstrip("/") or ""
-    return urlunsplit(("", host, path, urlencode(query), "")).removeprefix("//")
+    fragment = parts.fragment.split(":~:", 1)[0] if keep_fragment else ""
+    return urlunsplit(("", host, path, urlencode(query), fragment)).removeprefix("//")
+
+
+def distinct_permalinks(entries: Sequence[Entry]) -> list[Entry]:
+    """Items of one document whose links differ only after ``#`` are different posts.
+
+    Scripting News gives each post a permalink that differs only in its fragment; keyed
+    without it, 48 posts would merge into 7. A fragment on a link no other item shares
+    (``…/post#top``) still goes, so the same page linked two ways stays one entry.
+    """
+    counts = Counter(entry.key for entry in entries)
+    out = []
+    for entry in entries:
+        if counts[entry.key] > 1 and entry.key.startswith("url:"):
+            precise = normalise_url(entry.link, keep_fragment=True)
+            if precise:
+                entry = replace(entry, key=f"url:{precise}")
+        out.append(entry)
+    return out
 
 
 def canonical_key(

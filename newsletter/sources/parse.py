@@ -18,12 +18,9 @@ from typing import Any
 import feedparser
 
 from newsletter import records
-from newsletter.sources import arxiv, jsonfeeds, keys, text
+from newsletter.sources import arxiv, authors, jsonfeeds, keys, text
 from newsletter.sources.merge import combine
 from newsletter.sources.model import FeedSpec
-
-MAX_ABSTRACT_CHARS = 20_000
-"""Blog feeds may put whole articles in their summaries; an abstract is kept short."""
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
@@ -63,7 +60,7 @@ def _parse(
         return ParseResult(entries=tuple(combine(entries)))
     if jsonfeeds.looks_like_json(body, content_type):
         entries = jsonfeeds.parse_json_feed(jsonfeeds.load_json(body), spec, now)
-        return ParseResult(entries=tuple(combine(entries)))
+        return ParseResult(entries=tuple(combine(keys.distinct_permalinks(entries))))
     return _parse_xml(body, content_type, location, spec, now)
 
 
@@ -77,9 +74,12 @@ def _parse_xml(
     # Relative URIs inside content markup are not resolved: content becomes plain text,
     # so its links are dropped anyway, and resolving them costs about a third of the
     # parse. Entry links themselves are still resolved against the location.
+    # Markup is not sanitised either: feedparser's sanitiser reads "$1<p<2$" as a
+    # <p> tag and mangles it; our own reading (text.read) keeps only plain text.
     parsed = feedparser.parse(
-        io.BytesIO(body), response_headers=headers, resolve_relative_uris=False
-    )
+        io.BytesIO(body), response_headers=headers, resolve_relative_uris=False,
+        sanitize_html=False,
+    )  # fmt: skip
     warnings: list[str] = []
     if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _BENIGN):
         problem = f"{type(parsed.get('bozo_exception')).__name__}: {parsed.get('bozo_exception')}"
@@ -88,7 +88,7 @@ def _parse_xml(
         warnings.append(f"malformed feed, entries read anyway ({problem})"[:500])
     if not parsed.entries and not parsed.get("version"):
         return ParseResult(error="not an RSS, Atom or JSON feed")
-    entries = [_entry(e, spec, now) for e in parsed.entries]
+    entries = keys.distinct_permalinks([_entry(e, spec, now) for e in parsed.entries])
     kept = [e for e in entries if _wanted(e, spec)]
     return ParseResult(
         entries=tuple(combine(kept)), warnings=tuple(warnings), skipped=len(entries) - len(kept)
@@ -118,34 +118,53 @@ def _is_html(detail: object) -> bool:
     return isinstance(detail, Mapping) and detail.get("type") in _HTML_TYPES
 
 
-def _summary(e: Mapping[str, Any]) -> str:
+def _raw_summary(e: Mapping[str, Any]) -> tuple[str, bool]:
+    """The summary (else the first content) as the publisher wrote it, and if it is HTML."""
     summary = e.get("summary")
     if isinstance(summary, str) and summary.strip():
-        result = text.plain(summary, is_html=_is_html(e.get("summary_detail")))
-    else:
-        contents = e.get("content") or []
-        first = contents[0] if contents and isinstance(contents[0], Mapping) else {}
-        result = text.plain(str(first.get("value", "")), is_html=_is_html(first))
-    if len(result) > MAX_ABSTRACT_CHARS:
-        result = result[:MAX_ABSTRACT_CHARS].rsplit(" ", 1)[0] + " …"
-    return result
+        return summary, _is_html(e.get("summary_detail"))
+    contents = e.get("content") or []
+    first = contents[0] if contents and isinstance(contents[0], Mapping) else {}
+    value = first.get("value", "")
+    return (value if isinstance(value, str) else ""), _is_html(first)
 
 
-def _authors(e: Mapping[str, Any]) -> list[str]:
-    names = [a.get("name", "") for a in e.get("authors") or [] if isinstance(a, Mapping)]
-    names = [n for n in names if isinstance(n, str) and n.strip()]
+def _authors(e: Mapping[str, Any], *, paper: bool) -> tuple[str, ...]:
+    """People from feedparser's author list.
+
+    A paper's names (arXiv's one ``dc:creator`` string, the API's ``<author>`` list)
+    are split with duplicates kept: two people may share a name. Elsewhere RSS repeats
+    one person in ``author`` and ``dc:creator``, so identical entries are dropped
+    before splitting.
+    """
+    raw = [a.get("name") for a in e.get("authors") or [] if isinstance(a, Mapping)]
+    names = [n for n in raw if isinstance(n, str) and n.strip()]
     if not names and isinstance(e.get("author"), str):
         names = [e["author"]]
-    return [text.one_line(n) for n in names]
+    if not paper:
+        names = list(dict.fromkeys(names))
+    return tuple(p for n in names for p in authors.people(n, tex=paper, arxiv=paper))
 
 
 def _pdf_link(e: Mapping[str, Any]) -> str | None:
     for link in e.get("links") or []:
         if isinstance(link, Mapping) and link.get("type") == "application/pdf":
             href = link.get("href")
-            if isinstance(href, str) and href:
-                return href
+            if isinstance(href, str) and text.link(href):
+                return text.link(href)
     return None
+
+
+def _categories(e: Mapping[str, Any]) -> tuple[str, ...]:
+    terms = (t.get("term") for t in e.get("tags") or [] if isinstance(t, Mapping))
+    lines = (text.line(term) for term in terms if isinstance(term, str))
+    return tuple(dict.fromkeys(term for term in lines if term))
+
+
+def _doi(e: Mapping[str, Any], guid: str, link: str) -> str | None:
+    fields = (e.get("prism_doi"), e.get("dc_identifier"))
+    cleaned = (text.line(v, limit=None) if isinstance(v, str) else None for v in fields)
+    return keys.find_doi(*cleaned, guid, link)
 
 
 def _text_field(e: Mapping[str, Any], name: str) -> str:
@@ -154,37 +173,36 @@ def _text_field(e: Mapping[str, Any], name: str) -> str:
 
 
 def _entry(e: Mapping[str, Any], spec: FeedSpec, now: datetime) -> records.Entry:
-    link = _text_field(e, "link")
-    guid = _text_field(e, "id")
-    title = text.one_line(str(e.get("title", "")), is_html=_is_html(e.get("title_detail")))
-    abstract = _summary(e)
-    authors = _authors(e)
-    categories = tuple(
-        dict.fromkeys(
-            t["term"].strip()
-            for t in e.get("tags") or []
-            if isinstance(t, Mapping) and isinstance(t.get("term"), str) and t["term"].strip()
-        )
-    )
+    link = text.link(_text_field(e, "link"))
+    guid = text.line(_text_field(e, "id"), limit=None)
     found = keys.parse_arxiv_id(guid) or keys.parse_arxiv_id(link)
     arxiv_id, version = found if found else (None, None)
     announce: str | None = None
     is_arxiv = spec.type == "arxiv" or guid.lower().startswith("oai:arxiv.org:")
+    raw_title = str(e.get("title", ""))
+    raw_summary, summary_is_html = _raw_summary(e)
+    title_is_html = _is_html(e.get("title_detail"))
     if is_arxiv:
-        abstract, prefix_id, prefix_version, announce = arxiv.split_prefix(abstract)
-        if not arxiv_id and prefix_id:
-            found = keys.parse_arxiv_id(prefix_id)
-            arxiv_id = found[0] if found else None
-        version = version or prefix_version
+        item = arxiv.read_item(text.hygiene(raw_title), text.hygiene(raw_summary, multiline=True))
+        raw_title, raw_summary = item.title, item.summary
+        found = keys.parse_arxiv_id(item.arxiv_id) if item.arxiv_id else None
+        arxiv_id = arxiv_id or (found[0] if found else None)
+        version = version or item.version
+        announce = item.announce_type
         explicit = e.get("arxiv_announce_type")
         if isinstance(explicit, str) and explicit.strip():
-            announce = explicit.strip().lower()
-        authors = list(arxiv.split_authors(authors))
-    doi = None
-    if not arxiv_id:
-        doi = keys.find_doi(e.get("prism_doi"), e.get("dc_identifier"), guid, link)
+            announce = text.line(explicit).lower()
+        # The 2024 format's <description> is nominally HTML but TeX as plain text: a "<"
+        # in it is a less-than sign ($1<p<2$), never a tag. Its titles are plain too.
+        summary_is_html = summary_is_html and not item.summary_is_tex
+        title_is_html = False
+    # A paper's title, abstract and names are TeX (an arXiv item, or a link to one).
+    paper = is_arxiv or arxiv_id is not None
+    title = text.line(raw_title, html=title_is_html, tex=paper)
+    abstract = text.paragraphs(raw_summary, html=summary_is_html, tex=paper)
+    doi = None if arxiv_id else _doi(e, guid, link)
     if not title:
-        title = text.one_line(abstract[:80]) or link or guid or "(untitled)"
+        title = text.line(abstract[:80]) or link or guid or "(untitled)"
     return records.Entry(
         key=keys.canonical_key(
             arxiv_id=arxiv_id, doi=doi, link=link, guid=guid,
@@ -194,8 +212,8 @@ def _entry(e: Mapping[str, Any], spec: FeedSpec, now: datetime) -> records.Entry
         link=(keys.arxiv_abs_link(arxiv_id) if is_arxiv and arxiv_id else link),
         published=_date(e) or now,
         abstract=abstract,
-        authors=tuple(dict.fromkeys(authors)),
-        categories=categories,
+        authors=_authors(e, paper=paper),
+        categories=_categories(e),
         feeds=(spec.name,),
         pdf_link=_pdf_link(e) or (keys.arxiv_pdf_link(arxiv_id) if arxiv_id else None),
         arxiv_id=arxiv_id,
