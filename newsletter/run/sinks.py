@@ -74,7 +74,7 @@ class OutboxSink:
         assert self.run_id is not None
         messages = [made.message for made in batch]
         archive = [made.archive for made in batch if made.archive is not None]
-        return self.store.enqueue(self.run_id, messages, now, archive)
+        return self.store.enqueue(self.run_id, messages, now, archive=archive)
 
     def failed(self, subscriber: str, reason: str, now: datetime) -> None:
         assert self.run_id is not None

@@ -104,6 +104,7 @@ class OutboxStore(Protocol):
         run_id: int,
         messages: Sequence[Message],
         now: datetime,
+        *,
         archive: Sequence[ArchiveCopy] = (),
     ) -> int:
         """Write pending rows; a message carrying an entry already in an active row of the

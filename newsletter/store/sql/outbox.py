@@ -99,13 +99,14 @@ class OutboxSql(SqlBase):
         run_id: int,
         messages: Sequence[Message],
         now: datetime,
+        *,
         archive: Sequence[ArchiveCopy] = (),
     ) -> int:
         if not messages:
             return 0
         with self.engine.begin() as conn:
             self._lock_subscribers(conn, [m.recipient for m in messages])
-            return self._enqueue(conn, run_id, messages, now, archive)
+            return self._enqueue(conn, run_id, messages, now, archive=archive)
 
     def _lock_subscribers(self, conn: Connection, emails: Iterable[str]) -> None:
         """Serialise composition per subscriber until this transaction ends.
@@ -133,6 +134,7 @@ class OutboxSql(SqlBase):
         run_id: int,
         messages: Sequence[Message],
         now: datetime,
+        *,
         archive: Sequence[ArchiveCopy] = (),
     ) -> int:
         """Insert the batch with two multi-row statements.
