@@ -59,11 +59,14 @@ def create_app(
         raise ValueError("NEWSLETTER_SECRET is empty; set it to a long random string")
     prefix = normalise_base_path(base_path)
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=64 * 1024, PROPAGATE_EXCEPTIONS=False)
-    if site is not None and site.trusted_proxies:
+    trusted = site.trusted_proxies if site is not None else 0
+    app.config.update(
+        MAX_CONTENT_LENGTH=64 * 1024, PROPAGATE_EXCEPTIONS=False, TRUSTED_PROXIES=trusted
+    )
+    if trusted:
         # The client address is the one the nearest trusted proxy saw: X-Forwarded-For
         # entries beyond the trusted proxies are the client's own claim and are ignored.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=site.trusted_proxies)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted)  # type: ignore[method-assign]
     limiter = Limiter(
         get_remote_address,
         app=app,
