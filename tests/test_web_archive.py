@@ -54,9 +54,12 @@ def tokens(project: Project) -> dict[str, str]:
 @contextmanager
 def site(project: Project, at: datetime = NOW) -> Iterator[httpx.Client]:
     """``serve`` as the operator runs it: the app from this project's config and .env."""
-    with open_app(project.root / ".env", project.config, lambda: at) as app:
-        with running(web_app(app)) as url, httpx.Client(base_url=url + "/news") as client:
-            yield client
+    with (
+        open_app(project.root / ".env", project.config, lambda: at) as app,
+        running(web_app(app)) as url,
+        httpx.Client(base_url=url + "/news") as client,
+    ):
+        yield client
 
 
 def mails(sink: Sink) -> dict[str, EmailMessage]:

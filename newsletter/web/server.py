@@ -18,19 +18,24 @@ WSGIApp = Any
 """A WSGI callable (Flask app); waitress is typed loosely, so this is too."""
 
 
-def proxy_options(app: WSGIApp) -> dict[str, bool]:
+def clears_proxy_headers(app: WSGIApp) -> bool:
     """Waitress drops the ``X-Forwarded-*`` headers of proxies it was not told about. When
     the app trusts its proxies itself (``trusted_proxies``: werkzeug's ProxyFix, which
     believes exactly that many hops), waitress must hand the headers on."""
     config = getattr(app, "config", None)
     trusted = config.get("TRUSTED_PROXIES", 0) if isinstance(config, Mapping) else 0
-    return {"clear_untrusted_proxy_headers": not trusted}
+    return not trusted
 
 
 def serve(app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, *, threads: int = 4) -> None:
     """Serve until interrupted. Bind to 127.0.0.1 and put a TLS reverse proxy in front."""
     waitress.serve(
-        app, host=host, port=port, threads=threads, ident="newsletter", **proxy_options(app)
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="newsletter",
+        clear_untrusted_proxy_headers=clears_proxy_headers(app),
     )
 
 
@@ -42,7 +47,12 @@ def running(app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[st
     """
     # The typeshed stubs lag waitress here (create_server, effective_port, trigger), hence Any.
     server: Any = create_server(
-        app, host=host, port=port, threads=2, ident="newsletter", **proxy_options(app)
+        app,
+        host=host,
+        port=port,
+        threads=2,
+        ident="newsletter",
+        clear_untrusted_proxy_headers=clears_proxy_headers(app),
     )
     thread = threading.Thread(target=server.run, name="web", daemon=True)
     thread.start()
