@@ -248,6 +248,17 @@ def test_search_marks_the_matched_words(client: httpx.Client, store: Store) -> N
     assert form.status_code == 200 and "with the topic language" in form.text
 
 
+def test_a_search_with_too_many_candidates_says_how_much_was_ranked(
+    client: httpx.Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("newsletter.web.search.RANKED_MAX", 2)
+    add(store, [paper(i, published=NOW - timedelta(minutes=i)) for i in range(1, 6)])
+    r = client.get("/search", params={"q": "attention"})
+    assert r.status_code == 200
+    assert "the 2 newest of them were ranked, and 2 match" in r.text
+    assert titles(re.sub(r"</?mark>", "", r.text)) == ["Paper number 1", "Paper number 2"]
+
+
 @pytest.mark.parametrize(
     "query", ["(attention", 'title:"open phrase', "attention AND", "a OR OR b"]
 )

@@ -50,8 +50,11 @@ def test_papers_by_publication_time_and_the_neighbouring_days(store: Store) -> N
     assert store.published_from(end) == NOW + day + timedelta(hours=1)
     assert store.published_before(NOW - 3 * day) is None
     assert store.published_from(NOW + 2 * day) is None
-    assert [e.key for e in store.newest_papers(2)] == ["arxiv:2611.00004", "arxiv:2611.00002"]
-    assert store.newest_papers(0) == []
+    assert [r.key for r in store.newest_refs(2)] == ["arxiv:2611.00004", "arxiv:2611.00002"]
+    assert store.newest_refs(0) == []
+    refs = {r.key: r for r in store.paper_refs(start, end)}
+    assert set(refs) == {"arxiv:2611.00002", "arxiv:2611.00003"}
+    assert refs["arxiv:2611.00002"].revision == 0 and refs["arxiv:2611.00002"].published == NOW
 
 
 def test_the_stamp_moves_when_a_paper_of_the_window_changes(store: Store) -> None:
@@ -61,6 +64,7 @@ def test_the_stamp_moves_when_a_paper_of_the_window_changes(store: Store) -> Non
     before = store.papers_stamp(*window)
     assert before.count == 1 and before.changed == NOW
     update(store, first, NOW + timedelta(minutes=5), popularity=9)
+    assert [(r.revision, r.popularity) for r in store.paper_refs(*window)] == [(1, 9)]
     after = store.papers_stamp(*window)
     assert after.count == 1 and after.changed == NOW + timedelta(minutes=5)
     assert store.papers_stamp(NOW - timedelta(days=6)).count == 2  # open-ended window

@@ -21,6 +21,7 @@ from newsletter.store.records import (
     DeliverySummary,
     EntryWrite,
     OutboxRow,
+    PaperRef,
     PaperStamp,
     RunRecord,
     RunTally,
@@ -168,10 +169,14 @@ class SuppressionStore(Protocol):
 
 class PaperStore(Protocol):
     """What the public pages read: stored papers by publication time (which is the
-    first-seen time when a feed gave no date), newest data first."""
+    first-seen time when a feed gave no date)."""
 
     def papers_between(self, start: datetime, end: datetime) -> list[Entry]:
         """Entries published in ``[start, end)``, in no particular order."""
+
+    def paper_refs(self, start: datetime, end: datetime) -> list[PaperRef]:
+        """The same papers, light: key, revision and what ranks them (no text to decode),
+        so a page can reuse what it built from an unchanged revision."""
 
     def papers_stamp(self, start: datetime, end: datetime | None = None) -> PaperStamp:
         """How many entries were published in ``[start, end)`` and when one last changed:
@@ -183,8 +188,9 @@ class PaperStore(Protocol):
     def published_from(self, moment: datetime) -> datetime | None:
         """The earliest publication time at or after ``moment`` (the next day with papers)."""
 
-    def newest_papers(self, limit: int) -> list[Entry]:
-        """The ``limit`` most recently published entries, newest first."""
+    def newest_refs(self, limit: int) -> list[PaperRef]:
+        """The ``limit`` most recently published papers, light (see ``paper_refs``),
+        newest first."""
 
 
 class ArchiveStore(Protocol):

@@ -117,6 +117,16 @@ class Suppression:
 
 
 @dataclass(frozen=True, slots=True)
+class PaperRef:
+    """Enough of a paper to rank it and to know whether a copy of it is current."""
+
+    key: str
+    revision: int
+    popularity: int | None
+    published: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PaperStamp:
     """What a set of entries looks like from outside, without loading them: their number
     and the last time one of them changed (for ETags, Last-Modified and page caches)."""

@@ -27,7 +27,7 @@ class PageCache:
             return body
 
     def put(self, key: str, body: bytes) -> None:
-        if len(body) > self.max_bytes:
+        if len(body) > self.max_bytes:  # also: a cache of 0 bytes keeps nothing
             return
         with self._lock:
             old = self._pages.pop(key, None)

@@ -34,9 +34,9 @@ Build = Callable[[list[Entry], datetime], bytes]
 """Makes a feed from the entries of its window and its ``updated`` time."""
 
 
-def blueprint(site: Site, cache: PageCache | None = None) -> Blueprint:
+def blueprint(site: Site) -> Blueprint:
     feeds = Blueprint("feeds", __name__)
-    built = cache or PageCache(8 * 1024 * 1024)
+    built = PageCache(min(site.page_cache_bytes, 8 * 1024 * 1024))
     store = site.store
     matchers: dict[str, Matcher] = {}
 

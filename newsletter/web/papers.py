@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
 
 from newsletter.records import Entry, Span
 from newsletter.render import textutil
@@ -37,14 +39,28 @@ class Paper:
     feeds: str
 
 
-def rank_key(entry: Entry) -> tuple[int, float, str]:
+class Rankable(Protocol):
+    """An entry, or a light reference to one (``PaperRef``)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def popularity(self) -> int | None: ...
+    @property
+    def published(self) -> datetime: ...
+
+
+R = TypeVar("R", bound=Rankable)
+
+
+def rank_key(item: Rankable) -> tuple[int, float, str]:
     """Most upvoted first (unknown counts below zero), then newest, then by key."""
-    votes = entry.popularity if entry.popularity is not None else -1
-    return (-votes, -entry.published.timestamp(), entry.key)
+    votes = item.popularity if item.popularity is not None else -1
+    return (-votes, -item.published.timestamp(), item.key)
 
 
-def ranked(entries: Iterable[Entry]) -> list[Entry]:
-    return sorted(entries, key=rank_key)
+def ranked(items: Iterable[R]) -> list[R]:
+    return sorted(items, key=rank_key)
 
 
 def _runs(text: str, spans: Sequence[Span]) -> tuple[Run, ...]:

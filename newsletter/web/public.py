@@ -5,9 +5,10 @@ upvotes then date, with links to the previous and next days that have papers.
 ``/search?q=`` runs the topic language over the newest stored papers and marks the words
 that matched; a bad query gets the caret ``check`` prints, status 400.
 
-Day pages are validated by a stamp of their data (count and last change of the day's
-entries, the neighbouring days): a conditional GET is a 304 after three small queries,
-and a page already rendered for the same stamp is served from memory.
+Day pages are validated by the day's (paper, revision) pairs and the neighbouring days:
+a conditional GET is a 304 after three small queries, a page already rendered for the
+same ETag is served from memory, and a page that must be built again renders only the
+cards of papers with a new revision (:mod:`newsletter.web.cards`).
 """
 
 from __future__ import annotations
@@ -17,51 +18,63 @@ from datetime import date
 
 from flask import Blueprint, Response, request
 from flask_limiter import Limiter
+from markupsafe import Markup
 
 from newsletter.checks import check_query
-from newsletter.match import Matcher
-from newsletter.records import Topic
 from newsletter.render import textutil
+from newsletter.store.records import PaperRef
 from newsletter.web.cache import PageCache
+from newsletter.web.cards import CardCache, render_card
 from newsletter.web.days import long_day, parse_day, short_day
-from newsletter.web.papers import paper, ranked
+from newsletter.web.papers import ranked
 from newsletter.web.responses import error_page, etag, is_fresh, not_modified, page, validated
+from newsletter.web.search import SEARCH_PAPERS, SearchIndex
 from newsletter.web.site import Site
 from newsletter.web.templating import render
 
-SEARCH_PAPERS = 5000
-"""Search looks at this many of the newest papers (bounded work per request)."""
-SEARCH_SHOWN = 100
 TODAY_MAX_AGE = 60
 """Seconds a browser or proxy may reuse today's page (new papers arrive during the day)."""
 PAST_MAX_AGE = 600
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def blueprint(site: Site, limiter: Limiter, cache: PageCache | None = None) -> Blueprint:
+def blueprint(site: Site, limiter: Limiter) -> Blueprint:
     public = Blueprint("public", __name__)
-    pages = cache or PageCache()
+    pages = PageCache(site.page_cache_bytes)
+    cards = CardCache(site.card_cache_bytes)
     store = site.store
+    index = SearchIndex(store)
 
     def not_found(reason: str) -> Response:
         links = [(site.path("/"), "Today's papers")]
         return error_page(404, "Not found", reason, title=site.title, nav=site.nav, links=links)
 
+    def cards_for(refs: list[PaperRef]) -> list[Markup]:
+        """Each paper's card, best first: cached per revision, the rest rendered now."""
+        found = {ref.key: cards.get(ref.key, ref.revision) for ref in refs}
+        missing = [key for key, card in found.items() if card is None]
+        for key, stored in store.read_entries(missing).items():
+            card = render_card(stored.entry)
+            cards.put(key, stored.revision, card)
+            found[key] = card
+        return [card for card in (found[ref.key] for ref in ranked(refs)) if card is not None]
+
     def day_page(day: date) -> Response:
         today = site.today()
         start, end = site.day_bounds(day)
-        stamp = store.papers_stamp(start, end)
+        refs = store.paper_refs(start, end)
         before = store.published_before(start)
         after = store.published_from(end)
         previous = site.day_of(before) if before is not None else None
         following = site.day_of(after) if after is not None else None
-        tag = etag("day", site.fingerprint, day, day == today, stamp, previous, following)
+        revisions = sorted((ref.key, ref.revision) for ref in refs)
+        tag = etag("day", site.fingerprint, day, day == today, previous, following, revisions)
         max_age = TODAY_MAX_AGE if day >= today else PAST_MAX_AGE
         if is_fresh(tag, None):
             return not_modified(tag, None, max_age=max_age)
         body = pages.get(tag)
         if body is None:
-            papers = [paper(entry) for entry in ranked(store.papers_between(start, end))]
+            shown = cards_for(refs)
             body = render(
                 "day.html",
                 title=site.title,
@@ -69,8 +82,8 @@ def blueprint(site: Site, limiter: Limiter, cache: PageCache | None = None) -> B
                 nav=site.nav,
                 noindex=False,
                 feed_url=site.path("/feed.atom"),
-                papers=papers,
-                count_text=textutil.plural(len(papers), "paper"),
+                cards=shown,
+                count_text=textutil.plural(len(shown), "paper"),
                 is_today=day == today,
                 previous=_day_link(site, previous),
                 next=_day_link(site, following),
@@ -125,24 +138,27 @@ def blueprint(site: Site, limiter: Limiter, cache: PageCache | None = None) -> B
         if problem is not None:
             message, _, caret = problem.partition("\n")
             return bad_query(message, query, problem=caret or None)
-        topic = Topic(id="search", title="Search", query=query)
-        entries = store.newest_papers(SEARCH_PAPERS)
-        found = Matcher([topic]).match(entries)
-        hits = [(found[e.key]["search"], e) for e in entries if "search" in found[e.key]]
-        hits.sort(key=lambda hit: (-hit[0].score, -hit[1].published.timestamp(), hit[1].key))
-        papers = [paper(e, m.title_spans, m.abstract_spans) for m, e in hits[:SEARCH_SHOWN]]
-        shown = f", the best {len(papers)} shown" if len(hits) > len(papers) else ""
+        result = index.search(query)
         summary = (
-            f"{textutil.plural(len(hits), 'paper')} of the newest "
-            f"{len(entries):,} match{'es' if len(hits) == 1 else ''}{shown}."
+            f"{textutil.plural(result.matched, 'paper')} of the newest {result.corpus:,} "
+            f"match{'es' if result.matched == 1 else ''}"
         )
+        if result.capped:
+            summary = (
+                f"Many of the newest {result.corpus:,} papers contain these words; the "
+                f"{result.ranked} newest of them were ranked, and {result.matched} match. "
+                "Narrow the query to reach older ones"
+            )
+        elif result.matched > len(result.papers):
+            summary += f", the best {len(result.papers)} shown"
+        summary += "."
         return page(
             "search.html",
             title=site.title,
             heading=f"Search: {query}",
             nav=site.nav,
             query=query,
-            papers=papers,
+            papers=result.papers,
             summary=summary,
             corpus=f"{SEARCH_PAPERS:,}",
         )

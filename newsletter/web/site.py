@@ -18,14 +18,15 @@ from zoneinfo import ZoneInfo
 from newsletter import __version__
 from newsletter.match import Matcher
 from newsletter.records import Topic
-from newsletter.store.protocols import ArchiveStore, PaperStore
+from newsletter.store.protocols import ArchiveStore, EntryStore, PaperStore
 
 MatcherFactory = Callable[[Sequence[Topic]], Matcher]
 """Builds the matcher for library topics (``about:`` topics need the embedding model)."""
 
 
-class SiteStore(PaperStore, ArchiveStore, Protocol):
-    """The store as the public pages and the archive read it."""
+class SiteStore(EntryStore, PaperStore, ArchiveStore, Protocol):
+    """The store as the public pages and the archive read it (``read_entries`` fetches the
+    papers a page has no card for yet)."""
 
 
 def _keyword_matcher(topics: Sequence[Topic]) -> Matcher:
@@ -53,6 +54,10 @@ class Site:
     """Searches per client address (Flask-Limiter notation)."""
     max_query: int = 500
     """Characters a search query may have; longer ones answer 400."""
+    page_cache_bytes: int = 32 * 1024 * 1024
+    """Rendered day pages and feeds kept in memory under their ETag (0: none)."""
+    card_cache_bytes: int = 48 * 1024 * 1024
+    """Rendered paper cards kept in memory per paper revision (0: none)."""
 
     @property
     def zone(self) -> ZoneInfo:

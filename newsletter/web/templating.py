@@ -18,10 +18,30 @@ from jinja2 import PackageLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from newsletter.render.views import Run
+from newsletter.store.records import ArchivedMatch
+from newsletter.web.papers import Paper
+
+VIEWS: frozenset[type] = frozenset({Paper, Run, ArchivedMatch})
+"""Frozen records of plain data the pages read: their public fields are always safe."""
+
+
+class PageEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, minus its per-access checks on the view records (a day page reads
+    some 30,000 of their fields); everything else is checked as usual."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) in VIEWS and not attribute.startswith("_"):
+            try:
+                return getattr(obj, attribute)
+            except AttributeError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
 
 @cache
 def environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    env = PageEnvironment(
         loader=PackageLoader("newsletter.web", "templates"),
         autoescape=True,
         trim_blocks=True,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from newsletter.records import Entry
-from newsletter.store.records import PaperStamp
+from newsletter.store.records import PaperRef, PaperStamp
 from newsletter.store.schema import entries
 from newsletter.store.sql.base import SqlBase
 from newsletter.store.sql.engine import utc_aggregate
@@ -22,6 +22,13 @@ class PapersSql(SqlBase):
         query = select(*_COLUMNS).where(entries.c.published >= start, entries.c.published < end)
         with self.engine.connect() as conn:
             return [entry_from_row(row) for row in conn.execute(query)]
+
+    def paper_refs(self, start: datetime, end: datetime) -> list[PaperRef]:
+        query = select(
+            entries.c.key, entries.c.revision, entries.c.popularity, entries.c.published
+        ).where(entries.c.published >= start, entries.c.published < end)
+        with self.engine.connect() as conn:
+            return [PaperRef(*row) for row in conn.execute(query)]
 
     def papers_stamp(self, start: datetime, end: datetime | None = None) -> PaperStamp:
         query = select(func.count(), func.max(entries.c.updated_at)).where(
@@ -45,11 +52,11 @@ class PapersSql(SqlBase):
             found: datetime | None = utc_aggregate(conn.execute(query).scalar_one())
         return found
 
-    def newest_papers(self, limit: int) -> list[Entry]:
+    def newest_refs(self, limit: int) -> list[PaperRef]:
         query = (
-            select(*_COLUMNS)
+            select(entries.c.key, entries.c.revision, entries.c.popularity, entries.c.published)
             .order_by(entries.c.published.desc(), entries.c.key)
             .limit(max(0, limit))
         )
         with self.engine.connect() as conn:
-            return [entry_from_row(row) for row in conn.execute(query)]
+            return [PaperRef(*row) for row in conn.execute(query)]
