@@ -9,7 +9,10 @@ in the same run: ``/healthz``, which does no work (the cost of HTTP, waitress an
   again, only that paper's card is rendered — what a visitor waits for after a fetch;
 - day page as usually served (in memory under its ETag), and a conditional GET (304);
 - day page with every cache off: what the first visitor after a restart waits for;
-- a search over the 5,000 newest papers; the Atom feed of the last 3 days.
+- a search over the 5,000 newest papers (kept in memory after the first search): two
+  common words (the matcher ranks its limit of 400 candidates) and a phrase;
+- the Atom feed of the last 3 days, built each time and as usually served, and a topic
+  feed (a week of papers) built each time.
 
 Run: ``.venv/bin/python -m bench.web [--quick]``.
 """
@@ -32,7 +35,7 @@ import httpx
 from bench.common import SEED, Row, row, vocabulary
 from bench.e2e import fresh_database, postgres_available
 from newsletter.demo import sample_papers
-from newsletter.records import Entry
+from newsletter.records import Entry, Topic
 from newsletter.store import EntryWrite, Store
 from newsletter.web import Site, create_app, running
 
@@ -118,6 +121,7 @@ def make_app(store: Store, cache_bytes: int) -> object:
         page_cache_bytes=cache_bytes,
         card_cache_bytes=cache_bytes,
         search_rate="100000 per minute",
+        topics={"graphs": Topic(id="graphs", title="Graphs", query="graph* OR GNN")},
     )
     return create_app(secret=SECRET, suppressions=store, now=Clock(), title="Bench", site=site)
 
@@ -148,9 +152,14 @@ def measure(backend: str, store: Store, today: list[Entry], count: int) -> list[
             (f"{day}, unchanged (page in memory)", warm, "/", {}, 200, None),
             (f"{day}, conditional GET (304)", warm, "/", {"If-None-Match": tag}, 304, None),
             (f"{day}, every cache off (first after a restart)", cold, "/", {}, 200, None),
-            ("search of the 5,000 newest papers", cold, "/search?q=transformer%20OR%20graph",
+            ("search of the 5,000 newest papers, two common words", cold,
+             "/search?q=transformer%20OR%20graph", {}, 200, None),
+            ("search of the 5,000 newest papers, a phrase", cold,
+             "/search?q=%22person%20search%22", {}, 200, None),
+            ("topic feed of the last 7 days, built each time", cold, "/topics/graphs.atom",
              {}, 200, None),
-            ("Atom feed of the last 3 days", cold, "/feed.atom", {}, 200, None),
+            ("Atom feed of the last 3 days, built each time", cold, "/feed.atom", {}, 200, None),
+            ("Atom feed of the last 3 days, in memory", warm, "/feed.atom", {}, 200, None),
         ]  # fmt: skip
         for name, client, path, headers, status, before in cases:
             print(f"  web {backend}: {name}…", file=sys.stderr)

@@ -15,7 +15,7 @@ from newsletter.demo import sample_papers
 from newsletter.match import Matcher, parse
 from newsletter.records import Entry, Topic
 from newsletter.store import Store
-from newsletter.web.search import SearchIndex, _folded, may_match
+from newsletter.web.search import PaperMemo, SearchIndex, folded, may_match
 from tests.web_support import NOW, add, paper, store_url, update
 
 
@@ -78,11 +78,11 @@ def test_the_filter_keeps_every_paper_the_matcher_matches(query: str) -> None:
     found = Matcher([Topic(id="q", title="q", query=query)]).match(CORPUS)
     for entry in CORPUS:
         if "q" in found[entry.key]:
-            assert may_match(node, _folded(entry)), (query, entry.title)
+            assert may_match(node, folded(entry)), (query, entry.title)
 
 
 def test_the_filter_drops_papers_without_the_words() -> None:
-    text = _folded(CORPUS[-1])
+    text = folded(CORPUS[-1])
     assert may_match(parse("study"), text) and may_match(parse("llm"), text)
     assert may_match(parse("title:cafe*"), text) is False  # "café" is not "cafe…"
     assert may_match(parse('"gas of studies"'), text)
@@ -120,7 +120,7 @@ def test_the_index_reads_a_paper_again_only_when_it_changed(store: Store) -> Non
     others = [paper(2, title="Robots", abstract="Legs."), paper(3, title="Old attention")]
     add(store, [first, *others])
     counting = CountingStore(store)
-    index = SearchIndex(counting, corpus=2)  # type: ignore[arg-type]
+    index = SearchIndex(PaperMemo(counting), corpus=2)  # type: ignore[arg-type]
     result = index.search("attention")
     assert ["".join(r.text for r in p.title) for p in result.papers] == ["Sparse attention"]
     assert [r.text for r in result.papers[0].title if r.marked] == ["attention"]

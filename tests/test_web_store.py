@@ -42,7 +42,7 @@ def test_papers_by_publication_time_and_the_neighbouring_days(store: Store) -> N
     add(store, [paper(1, published=NOW - 3 * day), paper(2, published=NOW), paper(3)])
     add(store, [paper(4, published=NOW + day + timedelta(hours=1))])
     start, end = NOW - timedelta(hours=1), NOW + timedelta(hours=1)
-    assert {e.key for e in store.papers_between(start, end)} == {
+    assert {r.key for r in store.paper_refs(start, end)} == {
         "arxiv:2611.00002",
         "arxiv:2611.00003",
     }

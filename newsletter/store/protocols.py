@@ -171,12 +171,10 @@ class PaperStore(Protocol):
     """What the public pages read: stored papers by publication time (which is the
     first-seen time when a feed gave no date)."""
 
-    def papers_between(self, start: datetime, end: datetime) -> list[Entry]:
-        """Entries published in ``[start, end)``, in no particular order."""
-
     def paper_refs(self, start: datetime, end: datetime) -> list[PaperRef]:
-        """The same papers, light: key, revision and what ranks them (no text to decode),
-        so a page can reuse what it built from an unchanged revision."""
+        """The papers published in ``[start, end)``, light: key, revision and what ranks
+        them (no text to decode), so a page reuses what it built from an unchanged
+        revision and reads the rest with ``read_entries``."""
 
     def papers_stamp(self, start: datetime, end: datetime | None = None) -> PaperStamp:
         """How many entries were published in ``[start, end)`` and when one last changed:

@@ -25,6 +25,7 @@ from newsletter import logs
 from newsletter.store.protocols import SuppressionStore
 from newsletter.web import archive, feeds, public, unsubscribe
 from newsletter.web.responses import error_page, secure
+from newsletter.web.search import PaperMemo
 from newsletter.web.site import Site
 
 event = logs.events(__name__)
@@ -92,8 +93,9 @@ def create_app(
     if site is not None:
         register(archive.blueprint(site))
         if site.public_site:
-            register(public.blueprint(site, limiter))
-            register(feeds.blueprint(site))
+            memo = PaperMemo(site.store)  # shared: search and topic feeds read the same papers
+            register(public.blueprint(site, limiter, memo))
+            register(feeds.blueprint(site, memo))
 
     health = Blueprint("health", __name__)
 

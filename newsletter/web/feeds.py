@@ -2,8 +2,10 @@
 (what each library topic matches), cheap for feed readers to poll.
 
 Each feed's ETag and Last-Modified come from one small query over its window, so a
-reader's conditional GET is a 304 without loading a paper; a built feed is kept in
-memory under its ETag.
+reader's conditional GET is a 304 without loading a paper, and a built feed is kept in
+memory under its ETag. Building reads as little as it can: ``/feed.atom`` ranks the
+window's light references and reads only the papers it shows; a topic feed matches the
+window's papers kept in memory per revision (:mod:`newsletter.web.search`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from flask import Blueprint, Response
 
 from newsletter.match import Matcher
 from newsletter.records import Entry, Topic
+from newsletter.store.records import PaperRef
 from newsletter.web.atom import FeedInfo, atom_feed
 from newsletter.web.cache import PageCache
-from newsletter.web.papers import rank_key, ranked
+from newsletter.web.papers import ranked
 from newsletter.web.responses import error_page, etag, is_fresh, not_modified, validated
+from newsletter.web.search import PaperMemo, match_topic
 from newsletter.web.site import Site
 
 FEED_DAYS = 3
@@ -30,11 +34,11 @@ MAX_AGE = 900
 """Seconds a reader or proxy may reuse a feed without asking."""
 ATOM_TYPE = "application/atom+xml"
 
-Build = Callable[[list[Entry], datetime], bytes]
-"""Makes a feed from the entries of its window and its ``updated`` time."""
+Build = Callable[[list[PaperRef], datetime], bytes]
+"""Makes a feed from the references of its window and its ``updated`` time."""
 
 
-def blueprint(site: Site) -> Blueprint:
+def blueprint(site: Site, memo: PaperMemo) -> Blueprint:
     feeds = Blueprint("feeds", __name__)
     built = PageCache(min(site.page_cache_bytes, 8 * 1024 * 1024))
     store = site.store
@@ -52,24 +56,33 @@ def blueprint(site: Site) -> Blueprint:
             return not_modified(tag, stamp.changed, max_age=MAX_AGE)
         body = built.get(tag)
         if body is None:
-            body = make(store.papers_between(start, end), stamp.changed or start)
+            body = make(store.paper_refs(start, end), stamp.changed or start)
             built.put(tag, body)
         response = Response(body, mimetype=ATOM_TYPE)
         return validated(response, tag, stamp.changed, max_age=MAX_AGE)
 
+    def read(refs: list[PaperRef]) -> list[Entry]:
+        """The referenced papers, in the order given."""
+        stored = store.read_entries([ref.key for ref in refs])
+        return [stored[ref.key].entry for ref in refs if ref.key in stored]
+
+    def info(path: str, title: str, subtitle: str, updated: datetime) -> FeedInfo:
+        return FeedInfo(
+            id_source=site.url(path),
+            title=title,
+            subtitle=subtitle,
+            self_url=site.url(path),
+            site_url=site.url("/"),
+            author=site.title,
+            updated=updated,
+        )
+
     @feeds.get("/feed.atom")
     def everything() -> Response:
-        def make(entries: list[Entry], updated: datetime) -> bytes:
-            info = FeedInfo(
-                id_source=site.url("/feed.atom"),
-                title=site.title,
-                subtitle=f"The most upvoted papers of the last {FEED_DAYS} days",
-                self_url=site.url("/feed.atom"),
-                site_url=site.url("/"),
-                author=site.title,
-                updated=updated,
-            )
-            return atom_feed(info, ranked(entries)[:FEED_ENTRIES], site.base_url)
+        def make(refs: list[PaperRef], updated: datetime) -> bytes:
+            about = f"The most upvoted papers of the last {FEED_DAYS} days"
+            papers = read(ranked(refs)[:FEED_ENTRIES])
+            return atom_feed(info("/feed.atom", site.title, about, updated), papers, site.base_url)
 
         return answer("all", FEED_DAYS, make)
 
@@ -87,36 +100,26 @@ def blueprint(site: Site) -> Blueprint:
             )
         chosen: Topic = found
 
-        def make(entries: list[Entry], updated: datetime) -> bytes:
-            url = site.url(f"/topics/{chosen.id}.atom")
-            info = FeedInfo(
-                id_source=url,
-                title=f"{site.title}: {chosen.title}",
-                subtitle=f"Papers of the last {TOPIC_DAYS} days matching {chosen.title}",
-                self_url=url,
-                site_url=site.url("/"),
-                author=site.title,
-                updated=updated,
-            )
-            return atom_feed(info, topic_entries(chosen, entries), site.base_url)
+        def make(refs: list[PaperRef], updated: datetime) -> bytes:
+            about = f"Papers of the last {TOPIC_DAYS} days matching {chosen.title}"
+            title = f"{site.title}: {chosen.title}"
+            path = f"/topics/{chosen.id}.atom"
+            papers = topic_entries(chosen, refs)
+            return atom_feed(info(path, title, about, updated), papers, site.base_url)
 
         return answer(f"topic:{chosen.id}", TOPIC_DAYS, make)
 
-    def topic_entries(topic: Topic, entries: list[Entry]) -> list[Entry]:
+    def topic_entries(topic: Topic, refs: list[PaperRef]) -> list[Entry]:
         """The topic's matches, best first; a trending topic's are its most upvoted."""
-        if topic.query is None and topic.about is None:
-            picked = entries
-            scores: dict[str, float] = {}
-        else:
-            matcher = matchers.get(topic.id)
-            if matcher is None:
-                matcher = matchers[topic.id] = site.matcher([topic])
-            found = matcher.match(entries)
-            scores = {key: m[topic.id].score for key, m in found.items() if topic.id in m}
-            picked = [e for e in entries if e.key in scores]
+        if topic.query is None and topic.about is None:  # any paper: just the most upvoted
+            return read(ranked(refs)[: topic.trending or FEED_ENTRIES])
+        newest = sorted(refs, key=lambda ref: (-ref.published.timestamp(), ref.key))
+        matcher = matchers.get(topic.id)
+        if matcher is None:
+            matcher = matchers[topic.id] = site.matcher([topic])
+        hits = [entry for _, entry in match_topic(topic, memo.papers(newest), matcher).found]
         if topic.trending:
-            return ranked(picked)[: topic.trending]
-        picked.sort(key=lambda e: (-scores.get(e.key, 0.0), rank_key(e)))
-        return picked[:FEED_ENTRIES]
+            return ranked(hits)[: topic.trending]
+        return hits[:FEED_ENTRIES]
 
     return feeds

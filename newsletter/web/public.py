@@ -28,7 +28,7 @@ from newsletter.web.cards import CardCache, render_card
 from newsletter.web.days import long_day, parse_day, short_day
 from newsletter.web.papers import ranked
 from newsletter.web.responses import error_page, etag, is_fresh, not_modified, page, validated
-from newsletter.web.search import SEARCH_PAPERS, SearchIndex
+from newsletter.web.search import SEARCH_PAPERS, PaperMemo, SearchIndex
 from newsletter.web.site import Site
 from newsletter.web.templating import render
 
@@ -38,12 +38,12 @@ PAST_MAX_AGE = 600
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def blueprint(site: Site, limiter: Limiter) -> Blueprint:
+def blueprint(site: Site, limiter: Limiter, memo: PaperMemo) -> Blueprint:
     public = Blueprint("public", __name__)
     pages = PageCache(site.page_cache_bytes)
     cards = CardCache(site.card_cache_bytes)
     store = site.store
-    index = SearchIndex(store)
+    index = SearchIndex(memo)
 
     def not_found(reason: str) -> Response:
         links = [(site.path("/"), "Today's papers")]

@@ -6,23 +6,13 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from newsletter.records import Entry
 from newsletter.store.records import PaperRef, PaperStamp
 from newsletter.store.schema import entries
 from newsletter.store.sql.base import SqlBase
 from newsletter.store.sql.engine import utc_aggregate
-from newsletter.store.sql.entries import entry_from_row
-
-_COLUMNS = [column for column in entries.c if column.name != "embedding"]
-"""Everything an Entry is built from; the embedding blob stays in the database."""
 
 
 class PapersSql(SqlBase):
-    def papers_between(self, start: datetime, end: datetime) -> list[Entry]:
-        query = select(*_COLUMNS).where(entries.c.published >= start, entries.c.published < end)
-        with self.engine.connect() as conn:
-            return [entry_from_row(row) for row in conn.execute(query)]
-
     def paper_refs(self, start: datetime, end: datetime) -> list[PaperRef]:
         query = select(
             entries.c.key, entries.c.revision, entries.c.popularity, entries.c.published
