@@ -53,7 +53,7 @@ def blueprint(site: Site, limiter: Limiter, memo: PaperMemo) -> Blueprint:
         """Each paper's card, best first: cached per revision, the rest rendered now."""
         found = {ref.key: cards.get(ref.key, ref.revision) for ref in refs}
         missing = [key for key, card in found.items() if card is None]
-        for key, stored in store.read_entries(missing).items():
+        for key, stored in (store.read_entries(missing) if missing else {}).items():
             card = render_card(stored.entry)
             cards.put(key, stored.revision, card)
             found[key] = card

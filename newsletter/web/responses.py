@@ -72,12 +72,6 @@ def not_modified(tag: str, changed: datetime | None, *, max_age: int) -> Respons
     return validated(Response(status=304), tag, changed, max_age=max_age)
 
 
-def with_headers(response: Response, headers: Iterable[tuple[str, str]]) -> Response:
-    for name, value in headers:
-        response.headers[name] = value
-    return response
-
-
 def secure(response: Response) -> Response:
     """Headers every response carries; a view may have set its own policy or caching."""
     response.headers.setdefault("Cache-Control", NO_STORE)
