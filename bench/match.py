@@ -252,8 +252,8 @@ def quality(semantic_rows: bool = True) -> list[dict[str, Any]]:
         )
     rows.append(
         {
-            "name": f"embed {len(entries)} papers (title + each abstract sentence), "
-            "all-MiniLM-L6-v2, 1 CPU thread, first run (later runs read the cache)",
+            "name": f"embed {len(entries)} papers (title + 3-sentence windows), "
+            "all-MiniLM-L6-v2, all CPU threads, first run (later runs read the cache)",
             "value": round(len(entries) / embed_s, 1),
             "baseline": None,
             "unit": "papers/s",

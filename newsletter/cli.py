@@ -162,6 +162,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     subs = command("subscribers", "list subscribers with their status and last digest")
     subs.add_argument("--json", action="store_true", help="one JSON object per subscriber")
+    subs_actions = subs.add_subparsers(dest="subscribers_action", metavar="ACTION")
+    reactivate = subs_actions.add_parser(
+        "reactivate",
+        help="lift a bounce suppression (an unsubscribe or complaint needs --force)",
+        description="Lift a bounce-hard or bounce-soft suppression so the address gets "
+        "digests again. An unsubscribe or a complaint is the person's own word: only they "
+        "undo it, unless --force says they asked you to.",
+    )
+    _global_options(reactivate, top=False)
+    reactivate.add_argument("email", metavar="EMAIL")
+    reactivate.add_argument(
+        "--force", action="store_true", help="lift an unsubscribe or complaint too"
+    )
+
+    bounces = command(
+        "bounces",
+        "read the bounce mailbox (BOUNCE_IMAP_URL): suppress hard bounces, complaints and "
+        "mailed unsubscribes, count soft bounces",
+    )
+    bounces.add_argument("--once", action="store_true", help="one pass, then exit")
+    bounces.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="one pass that says what it would do and changes nothing (implies --once)",
+    )
 
     run = command(
         "run",
@@ -229,8 +254,11 @@ def _options(args: argparse.Namespace, app: App) -> RunOptions:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    import threading
+
     from newsletter import report
     from newsletter.run import DigestRun, FileSink, send_with_workers
+    from newsletter.run.stopping import stop_on_signals
 
     with _app(args) as app:
         options = _options(args, app)
@@ -246,7 +274,9 @@ def cmd_send(args: argparse.Namespace) -> int:
                 max_items=app.config.digest.max_items,
             )
             return EXIT_OK if result.tally.complete else EXIT_INCOMPLETE
-        result = send_with_workers(app, args.workers, options)
+        stop = threading.Event()
+        with stop_on_signals(stop):
+            result = send_with_workers(app, args.workers, options, stop=stop)
         report.print_fetch(result.fetched)
         report.print_send(result)
         return EXIT_OK if result.complete else EXIT_INCOMPLETE
@@ -368,11 +398,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_subscribers(args: argparse.Namespace) -> int:
     from newsletter import report
-    from newsletter.admin import subscriber_statuses
+    from newsletter.admin import reactivate, subscriber_statuses
 
     with _app(args) as app:
-        report.print_subscribers(subscriber_statuses(app), as_json=args.json)
+        if args.subscribers_action == "reactivate":
+            report.print_reactivated(reactivate(app, args.email, force=args.force))
+        else:
+            report.print_subscribers(subscriber_statuses(app), as_json=args.json)
     return EXIT_OK
+
+
+def cmd_bounces(args: argparse.Namespace) -> int:
+    from newsletter import report
+    from newsletter.schedule.bounces import poll_bounces, read_bounces_once
+
+    with _app(args) as app:
+        if args.once or args.dry_run:
+            report.print_bounces(read_bounces_once(app, dry_run=args.dry_run))
+            return EXIT_OK
+        return poll_bounces(app, on_pass=report.print_bounces)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -403,6 +447,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "match": cmd_match,
     "preview": cmd_preview,
     "subscribers": cmd_subscribers,
+    "bounces": cmd_bounces,
     "run": cmd_run,
     "status": cmd_status,
 }

@@ -102,6 +102,9 @@ def setup(
     root.setLevel(level)
     # APScheduler logs every job start and end at INFO; our own run line says more.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # flufl.bounce logs each of its 17 detectors per mail at INFO, and a detector that
+    # chokes on a hostile mail with a traceback; the bounces pass reports that mail itself.
+    logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
     return handler
 
 

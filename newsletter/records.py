@@ -38,6 +38,55 @@ ACTIVE_OUTBOX_STATUSES = (
 """An entry in a row with one of these is taken: composition never puts it in another digest."""
 
 
+class SendFailure(StrEnum):
+    """Why one SMTP hand-over did not end in ``sent`` (what a run's pause logic looks at)."""
+
+    REFUSED = "refused"
+    """The relay answered this message with a 4xx or 5xx reply."""
+    DROPPED = "dropped"
+    """The connection broke or timed out during the transaction."""
+    UNREACHABLE = "unreachable"
+    """No session could be opened (connect, TLS, greeting): nothing about this message."""
+    AUTH = "auth"
+    """The relay refused the login: nothing will go out until someone fixes it."""
+    INVALID = "invalid"
+    """The address cannot be put in an envelope (never reached the relay)."""
+
+
+class OutboxFailure(StrEnum):
+    """Why a row ended ``failed`` (``outbox.failure``): the relay's doing, or ours."""
+
+    INTERNAL = "internal"
+    """The digest could not be made: a failure of ours, never counted against the address."""
+    REFUSED = "refused"
+    """The relay refused the message for good (a 5xx answer)."""
+    EXPIRED = "expired"
+    """Deferred until giving up (3 days of temporary refusals or an unreachable inbox)."""
+
+
+class SuppressionReason(StrEnum):
+    """Why an address gets no mail, and who may lift it."""
+
+    BOUNCE_HARD = "bounce-hard"
+    """The mailbox or domain does not exist (a 5.1.x refusal, at SMTP time or in a DSN)."""
+    BOUNCE_SOFT = "bounce-soft"
+    """Its last 3 digests bounced (refused, given up on, or returned as mail)."""
+    COMPLAINT = "complaint"
+    """The person marked a digest as spam (a feedback-loop report)."""
+    UNSUBSCRIBE = "unsubscribe"
+    """The person asked to stop (the web page, one-click, or a mail to the unsubscribe address)."""
+
+    @property
+    def by_person(self) -> bool:
+        """Only the person (or ``reactivate --force``) may lift it; bounces an admin may."""
+        return self in (SuppressionReason.COMPLAINT, SuppressionReason.UNSUBSCRIBE)
+
+    @property
+    def rank(self) -> int:
+        """A stronger reason replaces a weaker one: the person's own word beats a bounce."""
+        return {"bounce-soft": 1, "bounce-hard": 2}.get(self.value, 3)
+
+
 class FetchStatus(StrEnum):
     """What one fetch of one feed did."""
 
@@ -238,6 +287,9 @@ class Message:
     html: str
     text: str
     carried: tuple[CarriedEntry, ...] = field(default=())
+    token: str | None = None
+    """The message's return token: its VERP envelope sender and mailed-unsubscribe address
+    carry it, so a bounce, a complaint or an unsubscribe maps back to this one message."""
 
     @property
     def item_count(self) -> int:

@@ -14,10 +14,11 @@ from newsletter.sources.health import feed_health
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from newsletter.admin import SubscriberStatus
+    from newsletter.admin import Reactivation, SubscriberStatus
     from newsletter.compose import Composition
     from newsletter.explain import MatchRow, SubscriberPlan
     from newsletter.run import FileRow, RunResult
+    from newsletter.run.mailbox import BouncePass
     from newsletter.sources import FetchOutcome
 
 
@@ -236,6 +237,14 @@ def print_send(result: RunResult, out: TextIO | None = None) -> None:
         )
     if result.stopped:
         print("Stopped before the outbox was empty; the next send finishes it.", file=out)
+    if result.paused:
+        print(f"paused: {result.paused}", file=out)
+        print(
+            "The messages waiting were put back without spending an attempt; fix the relay "
+            "(or wait), then send again — the daemon retries by itself, 5 minutes after the "
+            "pause and then doubling up to 4 hours.",
+            file=out,
+        )
 
 
 def print_subscribers(
@@ -247,6 +256,7 @@ def print_subscribers(
             record = {
                 **r.__dict__,
                 "last_digest": r.last_digest.isoformat() if r.last_digest else None,
+                "suppressed_at": r.suppressed_at.isoformat() if r.suppressed_at else None,
             }
             print(json.dumps(record), file=out)
         return
@@ -316,3 +326,43 @@ def print_subscriber_plan(
         print("\nPer topic:", file=out)
         for line in lines:
             print(f"  {line}", file=out)
+
+
+def print_reactivated(result: Reactivation, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    if result.lifted is None:
+        print(f"{result.email} is not suppressed; nothing to do.", file=out)
+        return
+    lifted = result.lifted
+    print(
+        f"Reactivated {result.email} (was suppressed: {lifted.reason} since "
+        f"{lifted.since:%Y-%m-%d %H:%M} UTC); their next digest goes out as usual.",
+        file=out,
+    )
+
+
+def print_bounces(result: BouncePass, out: TextIO | None = None) -> None:
+    """One line per mail read, then the summary (a dry run says what it would do)."""
+    from newsletter.run.mailbox import Outcome
+
+    out = out or sys.stdout
+    for handled in result.handled:
+        who = f"{handled.email}: " if handled.email else ""
+        detail = f" ({handled.detail})" if handled.detail and handled.detail != handled.done else ""
+        print(f"  {handled.outcome}: {who}{handled.done}{detail}", file=out)
+    counts = [
+        (result.count(Outcome.HARD), "hard bounce"),
+        (result.count(Outcome.SOFT), "soft bounce"),
+        (result.count(Outcome.COMPLAINT), "complaint"),
+        (result.count(Outcome.UNSUBSCRIBE), "unsubscribe"),
+    ]
+    summary = ", ".join(plural(n, noun) for n, noun in counts)
+    news = result.count(Outcome.NEWS)
+    print(
+        f"{result.mailbox}: {plural(result.read, 'message')} read: {summary}"
+        + (f", {news} needing no action" if news else "")
+        + f"; {result.count(Outcome.UNREAD)} left unread.",
+        file=out,
+    )
+    if result.dry_run:
+        print("Dry run: nothing was changed, in the database or the mailbox.", file=out)

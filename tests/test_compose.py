@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from newsletter.compose import composition, merge_spans, popularity_order
+from newsletter.compose import Composition, composition, merge_spans, popularity_order
 from newsletter.records import Digest, Entry, Subscriber, Topic, TopicMatch
 
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
@@ -25,6 +25,23 @@ def entry(key: str, *, hours_ago: float = 1, seen_hours_ago: float | None = None
 
 def compose(*args: Any, **kwargs: Any) -> Digest | None:
     return composition(*args, **kwargs).digest
+
+
+def first_composition(
+    reader: Subscriber, entries: list[Entry], matches: Any, **options: Any
+) -> Composition:
+    """A first digest (7-day lookback) composed now."""
+    options.setdefault("taken", set())
+    options.setdefault("max_items", 25)
+    return composition(
+        reader,
+        entries,
+        matches,
+        since=NOW - timedelta(days=7),
+        first_digest=True,
+        now=NOW,
+        **options,
+    )
 
 
 def hit(topic: str, score: float, span: tuple[int, int] = (0, 1)) -> TopicMatch:
@@ -131,15 +148,12 @@ def test_counts_say_why_matches_were_left_out_and_the_digest_says_how_many_were_
     entries = [old, entry("had"), *(entry(f"n{i}", hours_ago=1 + i) for i in range(4))]
     matches = {e.key: {"speech": hit("speech", 1.0)} for e in entries}
     matches["n0"]["audio"] = hit("audio", 0.5)
-    result = composition(
+    result = first_composition(
         READER,
         entries,
         matches,
         taken={"had"},
-        since=NOW - timedelta(days=7),
-        first_digest=True,
         max_items=3,
-        now=NOW,
     )
     assert result.digest is not None and result.digest.omitted == 1
     speech, audio = result.counts
@@ -156,15 +170,12 @@ def test_counts_say_why_matches_were_left_out_and_the_digest_says_how_many_were_
 
 def test_nothing_new_still_explains_itself() -> None:
     entries = [entry("old", hours_ago=24 * 9)]
-    result = composition(
+    result = first_composition(
         READER,
         entries,
         {"old": {"speech": hit("speech", 1.0)}},
         taken=set(),
-        since=NOW - timedelta(days=7),
-        first_digest=True,
         max_items=25,
-        now=NOW,
     )
     assert result.digest is None
     assert [(c.topic.id, c.matched, c.older) for c in result.counts] == [
@@ -191,15 +202,12 @@ def test_trending_takes_the_most_upvoted_new_papers_in_upvote_order() -> None:
         popular("stale", 900, hours_ago=24 * 9),  # before the lookback
     ]
     reader = Subscriber(email="r@example.org", topics=(TRENDING,), schedule="daily")
-    result = composition(
+    result = first_composition(
         reader,
         [],
         {},
         taken={"had"},
-        since=NOW - timedelta(days=7),
-        first_digest=True,
         max_items=1,  # trending has its own N: max_items does not cut it
-        now=NOW,
         popular=popularity_order(papers),
     )
     assert result.digest is not None
@@ -212,15 +220,12 @@ def test_trending_takes_the_most_upvoted_new_papers_in_upvote_order() -> None:
         topics=(replace(TRENDING, trending=6),),
         schedule="daily",
     )
-    digest = composition(
+    digest = first_composition(
         more,
         [],
         {},
         taken=set(),
-        since=NOW - timedelta(days=7),
-        first_digest=True,
         max_items=25,
-        now=NOW,
         popular=popularity_order(papers),
     ).digest
     assert digest is not None
@@ -240,15 +245,12 @@ def test_a_trending_paper_is_not_repeated_and_its_card_names_both_topics() -> No
         email="r@example.org", topics=(SPEECH, replace(TRENDING, trending=1)), schedule="daily"
     )
     matches = {"hot": {"speech": hit("speech", 1.0)}, "cold": {"speech": hit("speech", 2.0)}}
-    digest = composition(
+    digest = first_composition(
         reader,
         [papers[0], papers[1]],
         matches,
         taken=set(),
-        since=NOW - timedelta(days=7),
-        first_digest=True,
         max_items=25,
-        now=NOW,
         popular=popularity_order(papers),
     ).digest
     assert digest is not None
@@ -264,15 +266,12 @@ def test_a_trending_topic_with_a_query_ranks_only_what_it_matched() -> None:
     reader = Subscriber(email="r@example.org", topics=(speech_trending,), schedule="daily")
     papers = [popular("a", 5), popular("b", 50), popular("c", 500), popular("d", 1)]
     matches = {k: {"st": hit("st", 1.0)} for k in ("a", "b", "d")}
-    result = composition(
+    result = first_composition(
         reader,
         [papers[0], papers[1], papers[3]],
         matches,
         taken=set(),
-        since=NOW - timedelta(days=7),
-        first_digest=True,
         max_items=25,
-        now=NOW,
     )
     assert result.digest is not None
     assert [i.entry.key for i in result.digest.items] == ["b", "a"]

@@ -19,6 +19,10 @@ from newsletter.match import (
     semantic,
 )
 from newsletter.match.semantic import (
+    DEFAULT_MIN_SIMILARITY,
+    DEFAULT_MIN_Z,
+    DEFAULT_SURE_SIMILARITY,
+    MemoryVectorCache,
     SemanticScorer,
     decide,
     split_sentences,
@@ -133,19 +137,49 @@ def test_threshold_per_topic_replaces_calibration() -> None:
 
 
 def test_calibration_uses_the_batch_scale_and_absolute_bounds() -> None:
-    sims = np.array([0.10] * 30 + [0.32, 0.50], dtype=np.float32)
-    # 0.32 and 0.50 stand out of the batch (z well above 1.7) and pass the 0.30 floor
+    floor, sure = DEFAULT_MIN_SIMILARITY, DEFAULT_SURE_SIMILARITY
+    low, standing_out = floor - 0.3, floor + 0.02
+    sims = np.array([low] * 30 + [standing_out, sure + 0.01], dtype=np.float32)
+    # both stand far out of the batch and pass the floor
     assert decide(sims, None).nonzero()[0].tolist() == [30, 31]
-    # a small batch: only the absolute "sure" cut-off (0.55) applies
-    assert decide(np.array([0.1, 0.5, 0.6], dtype=np.float32), None).tolist() == [
-        False,
-        False,
-        True,
-    ]
+    # a small batch: only the absolute "sure" cut-off applies
+    small = np.array([low, standing_out, sure + 0.01], dtype=np.float32)
+    assert decide(small, None).tolist() == [False, False, True]
     # a batch where every entry is on topic stays matched
-    assert decide(np.full(40, 0.7, dtype=np.float32), None).all()
-    # nothing below the floor, however it stands out
-    assert not decide(np.array([0.0] * 40 + [0.25], dtype=np.float32), None).any()
+    assert decide(np.full(40, sure + 0.1, dtype=np.float32), None).all()
+    # nothing below the floor, however far it stands out
+    assert not decide(np.array([0.0] * 40 + [floor - 0.01], dtype=np.float32), None).any()
+
+
+def test_how_far_an_entry_must_stand_out_is_a_knob() -> None:
+    rng = np.random.default_rng(7)
+    sims = np.clip(rng.normal(0.45, 0.05, 200), 0, None).astype(np.float32)
+    z = (sims - sims.mean()) / sims.std()
+    default = decide(sims, None, floor=0.0, sure=9.0)
+    assert default.tolist() == (z >= DEFAULT_MIN_Z).tolist() and default.any()
+    looser = decide(sims, None, floor=0.0, sure=9.0, min_z=1.0)
+    assert looser.sum() > default.sum()
+
+
+def test_the_topics_own_words_lift_an_entry_the_model_cannot_tell_apart() -> None:
+    # Same concept counts for the model (speech, voice) — only the wording differs.
+    docs = [
+        entry("words", "Speech synthesis", "Voice models for speech synthesis."),
+        entry("other", "Neural TTS", "Voice models for TTS voices."),
+    ] + [entry(f"bg{i}", f"Pixel study {i}", "Images and segmentation.") for i in range(30)]
+    s = SemanticScorer(ConceptEmbedder())
+    best, _ = s.cosines(["speech synthesis"], docs)
+    row = s.similarities(["speech synthesis"], docs)[0]
+    assert abs(float(best[0, 0] - best[0, 1])) < 0.05  # the model sees the same thing
+    assert row[0] - row[1] > 0.2  # the words make the difference
+
+
+def test_one_on_topic_part_counts_in_an_otherwise_unrelated_abstract() -> None:
+    off = "Images are segmented. Pixels are labelled. Segmentation runs fast."
+    on = "Voice models speak. Speech is spoken. Audio is voiced."
+    docs = [entry("part", "Pixel study", f"{off} {on}"), entry("none", "Pixel study", off)]
+    row = SemanticScorer(ConceptEmbedder()).similarities(["voice"], docs)[0]
+    assert row[0] > row[1] + 0.3
 
 
 def test_entries_are_embedded_once_and_topics_once() -> None:
@@ -162,6 +196,17 @@ def test_entries_are_embedded_once_and_topics_once() -> None:
     assert s.embedded_entries == 2 and embedder.calls == calls
     m.match([entry("tts", "Neural TTS", "Voice, revised.")])  # edited abstract: new vector
     assert s.embedded_entries == 3
+
+
+def test_vectors_are_shared_through_the_cache_between_scorers() -> None:
+    cache = MemoryVectorCache()
+    docs = [entry("tts", "Neural TTS", "Voice. Audio. Speech. Spoken words.")]
+    first = SemanticScorer(ConceptEmbedder(), cache)
+    first.similarities(["speech"], docs)
+    embedder = ConceptEmbedder()
+    second = SemanticScorer(embedder, cache)
+    assert second.similarities(["speech"], docs)[0, 0] == first.similarities(["speech"], docs)[0, 0]
+    assert second.embedded_entries == 0 and embedder.calls == 1  # only the topic was embedded
 
 
 def test_popularity_lifts_semantic_scores_too() -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from newsletter.cli import main
 from newsletter.config import load_config
+from newsletter.records import SuppressionReason
 from newsletter.store import Store
 from tests.conftest import NOW, SUBSCRIBERS_YAML, Project
 from tests.smtp_sink import Sink, smtp_server
@@ -298,7 +299,7 @@ def test_subscribers_command_shows_status(
         use_sink(project, port)
         send(project)
     store = Store.open(load_config(project.config).database_url)
-    store.suppress("nobody@example.org", "unsubscribed", NOW)
+    store.suppress("nobody@example.org", SuppressionReason.UNSUBSCRIBE, NOW)
     store.close()
     capsys.readouterr()
     assert main(["subscribers", "--config", str(project.config)], clock=lambda: NOW) == 0
@@ -308,8 +309,10 @@ def test_subscribers_command_shows_status(
         "active" in lines["alice@example.org"]
         and "2026-11-26 06:00 UTC" in lines["alice@example.org"]
     )
+    # 550 5.1.1: the address does not exist, so it is suppressed at once.
     assert "1 failed" in lines["bob@example.org"]
-    assert "suppressed (unsubscribed) since 2026-11-26 06:00 UTC" in lines["nobody@example.org"]
+    assert "suppressed (bounce-hard) since 2026-11-26 06:00 UTC" in lines["bob@example.org"]
+    assert "suppressed (unsubscribe) since 2026-11-26 06:00 UTC" in lines["nobody@example.org"]
 
 
 def test_dkim_signed_bytes_are_stored_and_verify_where_they_arrive(

@@ -59,13 +59,18 @@ def visible_html(sink: Sink, recipient: str) -> str:
     return re.sub(r"<[^>]+>", "", str(html.get_content()))  # highlights split a title
 
 
+def sent(project: Project, http_files: HttpFiles, sink: Sink) -> Sink:
+    """The sink after one `send` of the real capture to both subscribers."""
+    configure(project, http_files)
+    smtp_env(project, sink)
+    assert main(["send", "--config", str(project.config)], clock=lambda: AT) == 0
+    return sink
+
+
 def test_trending_only_subscriber_gets_the_most_upvoted_papers_in_upvote_order(
     project: Project, http_files: HttpFiles, smtp_sink: Sink
 ) -> None:
-    configure(project, http_files)
-    smtp_env(project, smtp_sink)
-    assert main(["send", "--config", str(project.config)], clock=lambda: AT) == 0
-    html = visible_html(smtp_sink, "trend@example.org")
+    html = visible_html(sent(project, http_files, smtp_sink), "trend@example.org")
     titles = most_upvoted(11)
     positions = [html.find(str(escape(title[:40]))) for title in titles[:10]]
     assert all(p >= 0 for p in positions), positions
@@ -76,9 +81,6 @@ def test_trending_only_subscriber_gets_the_most_upvoted_papers_in_upvote_order(
 def test_a_trending_paper_is_listed_once_beside_the_other_topics(
     project: Project, http_files: HttpFiles, smtp_sink: Sink
 ) -> None:
-    configure(project, http_files)
-    smtp_env(project, smtp_sink)
-    assert main(["send", "--config", str(project.config)], clock=lambda: AT) == 0
-    html = visible_html(smtp_sink, "both@example.org")
+    html = visible_html(sent(project, http_files, smtp_sink), "both@example.org")
     for title in most_upvoted(10):
         assert html.count(str(escape(title[:40]))) == 1, title

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from newsletter.records import SuppressionReason
 from newsletter.run.links import Links
+from newsletter.store import Suppression
 from newsletter.tokens import make_token
 from newsletter.web import create_app, running
 
@@ -27,17 +29,24 @@ class MemorySuppressions:
         self.lock = threading.Lock()
         self.broken = False
 
-    def suppress(self, email: str, reason: str, at: datetime) -> None:
+    def suppress(self, email: str, reason: SuppressionReason, at: datetime) -> bool:
         if self.broken:
             raise RuntimeError("database is locked")
         with self.lock:
             self.calls.append(f"suppress {email}")
             self.rows[email] = (reason, at)
+            return True
 
-    def unsuppress(self, email: str) -> None:
+    def unsuppress(
+        self, email: str, reasons: Collection[SuppressionReason] | None = None
+    ) -> Suppression | None:
         with self.lock:
             self.calls.append(f"unsuppress {email}")
-            self.rows.pop(email, None)
+            found = self.rows.get(email)
+            if found is None or (reasons is not None and found[0] not in reasons):
+                return None
+            del self.rows[email]
+            return Suppression(email, SuppressionReason(found[0]), found[1])
 
     def is_suppressed(self, email: str) -> bool:
         with self.lock:

@@ -5,7 +5,9 @@ nothing, it has no timeout unless given one, and its ``sendmail`` hides which st
 failed. This module wraps it so that every message ends in exactly one
 :class:`SendResult`: ``sent`` (the server took responsibility), ``deferred``
 (temporary: 4xx, dropped connection, timeout, TLS/AUTH trouble — try again later)
-or ``failed`` (5xx for this message: do not try again).
+or ``failed`` (5xx for this message: do not try again), with the kind of trouble
+(:class:`~newsletter.records.SendFailure`) so the run can tell a refused message from a
+relay that refuses everything.
 
 One recipient per message, so a refused address never affects anyone else.
 """
@@ -29,10 +31,11 @@ from types import TracebackType
 from typing import Protocol
 
 from newsletter import records
+from newsletter.deliver.auth import login
 from newsletter.deliver.retry import backoff
 from newsletter.deliver.settings import SmtpError, SmtpSettings
 from newsletter.deliver.throttle import RateLimiter
-from newsletter.records import OutboxStatus
+from newsletter.records import OutboxStatus, SendFailure
 
 __all__ = [
     "MessageSender",
@@ -60,6 +63,8 @@ class SendResult:
     """The server's reply (``250 2.0.0 queued as …``) or what went wrong, for logs and summaries."""
     code: int | None = None
     """The SMTP reply code, None when there was no reply (connection error, timeout)."""
+    failure: SendFailure | None = None
+    """What kind of trouble, when the message was not sent."""
 
 
 def classify(code: int) -> OutboxStatus:
@@ -74,10 +79,12 @@ def classify(code: int) -> OutboxStatus:
 class _SessionError(Exception):
     """Opening a session failed (connect, TLS, EHLO, AUTH): says nothing about the message."""
 
-    def __init__(self, reply: str, code: int | None = None) -> None:
+    def __init__(self, reply: str, code: int | None = None, *, auth: bool = False) -> None:
         super().__init__(reply)
         self.reply = reply
         self.code = code
+        self.auth = auth
+        """The relay refused the login (or offers none we speak): retrying will not help."""
 
 
 class _Dropped(Exception):
@@ -168,7 +175,11 @@ class SmtpSender:
             recipient = _address(message.recipient)
         except ValueError as exc:
             return SendResult(
-                message.message_id, OutboxStatus.FAILED, f"invalid address: {exc}", None
+                message.message_id,
+                OutboxStatus.FAILED,
+                f"invalid address: {exc}",
+                None,
+                SendFailure.INVALID,
             )
         with self._slots:
             return self._send(message, sender, recipient)
@@ -202,7 +213,8 @@ class SmtpSender:
             try:
                 conn, reused = self._checkout()
             except _SessionError as exc:
-                return SendResult(mid, OutboxStatus.DEFERRED, exc.reply, exc.code)
+                failure = SendFailure.AUTH if exc.auth else SendFailure.UNREACHABLE
+                return SendResult(mid, OutboxStatus.DEFERRED, exc.reply, exc.code, failure)
             self._limiter.wait()
             try:
                 code, reply, alive = self._transaction(conn, sender, recipient, message.data)
@@ -213,12 +225,16 @@ class SmtpSender:
                 if reused and exc.before_data and attempt == 1:
                     log.debug("SMTP session dropped before %s was sent; reconnecting", mid)
                     continue
-                return SendResult(mid, OutboxStatus.DEFERRED, self._scrub(exc.reason), None)
+                return SendResult(
+                    mid, OutboxStatus.DEFERRED, self._scrub(exc.reason), None, SendFailure.DROPPED
+                )
             if code == 421 and reused and attempt == 1 and not alive:
                 conn.close(polite=False)
                 continue
             self._checkin(conn, alive)
-            return SendResult(mid, classify(code), self._scrub(reply), code)
+            status = classify(code)
+            refused = None if status is OutboxStatus.SENT else SendFailure.REFUSED
+            return SendResult(mid, status, self._scrub(reply), code, refused)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _transaction(
@@ -282,7 +298,9 @@ class SmtpSender:
         with self._lock:
             if self._clock() < self._down_until and self._last_session_error is not None:
                 last = self._last_session_error
-                raise _SessionError(f"not attempted, server unavailable: {last.reply}", last.code)
+                raise _SessionError(
+                    f"not attempted, server unavailable: {last.reply}", last.code, auth=last.auth
+                )
         try:
             conn = _Connection(self._open())
         except _SessionError as exc:
@@ -336,7 +354,7 @@ class SmtpSender:
                 smtp.ehlo()
             if s.username is not None and s.password is not None:
                 step = "AUTH"
-                smtp.login(s.username, s.password)
+                login(smtp, s.username, s.password)
             log.debug("SMTP session opened to %s", where)
             return smtp
         except _SessionError:
@@ -351,7 +369,14 @@ class SmtpSender:
             _discard(smtp)
             reply = self._scrub(_text(exc.smtp_code, exc.smtp_error))
             raise _SessionError(
-                f"{where} refused the login for user {s.username!r}: {reply}", exc.smtp_code
+                f"{where} refused the login for user {s.username!r}: {reply}",
+                exc.smtp_code,
+                auth=True,
+            ) from None
+        except smtplib.SMTPNotSupportedError as exc:
+            _discard(smtp)
+            raise _SessionError(
+                f"{where} cannot log in user {s.username!r}: {self._scrub(str(exc))}", auth=True
             ) from None
         except smtplib.SMTPResponseException as exc:
             _discard(smtp)

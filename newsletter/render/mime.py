@@ -23,6 +23,7 @@ CRLF = b"\r\n"
 _ADDR = re.compile(r"[^\s<>()\[\]\\,;:@\"]+@[^\s<>()\[\]\\,;:@\"]+")
 _MSGID = re.compile(r"<[^\s<>]+@[^\s<>]+>")
 _LIST_ID_LABEL = re.compile(r"[^a-z0-9-]+")
+_FEEDBACK_ID = re.compile(r"[!-~]+(?: [!-~]+)*")
 
 
 class HeaderError(ValueError):
@@ -124,6 +125,7 @@ class MimeBuilder:
         unsubscribe_mailto: str | None = None,
         date: datetime | None = None,
         html_qp: bytes | None = None,
+        feedback_id: str | None = None,
     ) -> Message:
         """The message; ``html_qp`` is the HTML part already encoded (from cached pieces)."""
         if not _MSGID.fullmatch(message_id):
@@ -135,6 +137,11 @@ class MimeBuilder:
         moment = date or datetime.now(UTC)
         if moment.tzinfo is None:
             raise HeaderError("the Date header needs a timezone-aware datetime")
+        extra: list[bytes] = []
+        if feedback_id is not None:
+            if not _FEEDBACK_ID.fullmatch(feedback_id) or len(feedback_id) > 200:
+                raise HeaderError(f"Feedback-ID must be printable ASCII: {feedback_id!r}")
+            extra.append(encode_header("Feedback-ID", feedback_id))
         head = b"".join(
             [
                 self._fixed,
@@ -143,6 +150,7 @@ class MimeBuilder:
                 b"Date: " + format_datetime(moment).encode("ascii") + CRLF,
                 b"Message-ID: " + message_id.encode("ascii") + CRLF,
                 encode_header("List-Unsubscribe", ", ".join(unsubscribe)),
+                *extra,
                 self._content_type,
             ]
         )

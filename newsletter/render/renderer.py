@@ -125,6 +125,7 @@ class Renderer:
         unsubscribe_url: str,
         unsubscribe_mailto: str | None = None,
         date: datetime | None = None,
+        feedback_id: str | None = None,
     ) -> Message:
         """The complete email (multipart/alternative: text, then HTML) as bytes to send."""
         html_qp: bytes | None = None
@@ -138,6 +139,7 @@ class Renderer:
             unsubscribe_mailto=unsubscribe_mailto,
             date=date,
             html_qp=html_qp,
+            feedback_id=feedback_id,
         )
 
     # -- cards and parts ----------------------------------------------------------------

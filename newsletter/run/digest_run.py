@@ -25,9 +25,11 @@ from newsletter.deliver import SmtpSettings
 from newsletter.records import OutboxStatus, RunStatus
 from newsletter.run.archive import expire_archive
 from newsletter.run.audience import Audience
+from newsletter.run.bounces import Bounces
 from newsletter.run.deliver import Deliverer, ResultHook
 from newsletter.run.feeds import fetch_and_store
 from newsletter.run.messages import DRY_RUN_SECRET, MessageMaker, Signer, dkim_signer
+from newsletter.run.pause import next_pause
 from newsletter.run.plan import Planned, Planner
 from newsletter.run.sinks import Made, Sink
 from newsletter.run.tally import RunResult
@@ -58,6 +60,9 @@ class RunOptions:
     deliver: bool = True
     """Deliver the outbox after composing (``send``, the daemon); a file sink never does."""
     retry_deferred: bool = False
+    wait_out_pause: bool = False
+    """Deliver nothing while the relay's recorded pause lasts (the daemon); a command run
+    by a person tries at once."""
     smtp: SmtpSettings | None = None
     """Overrides the relay from the environment (``--workers`` on SQLite widens the pool)."""
     on_fetch: FetchHook | None = None
@@ -211,19 +216,47 @@ class DigestRun:
         return True
 
     def deliver(self) -> bool:
-        """Send what the outbox holds; True when a stop ended it early."""
+        """Send what the outbox holds; True when a stop or a pause ended it early."""
         assert self.smtp is not None
+        store, config = self.app.store, self.app.config
+        pause = store.relay_pause()
+        if self.options.wait_out_pause and pause is not None and pause.active(self.app.now()):
+            self.result.paused = pause.reason
+            return True
         deliverer = Deliverer(
-            self.app.store,
+            store,
             self.smtp,
-            envelope_from=parseaddr(self.app.config.sender)[1],
+            envelope_from=parseaddr(config.sender)[1],
             clock=self.app.clock,
             stop=self.stop,
+            bounces=Bounces(store, store, self.app.clock),
+            bounce_address=config.bounce_address,
+            max_consecutive_errors=config.delivery.max_consecutive_errors,
             on_result=self.options.on_result,
         )
         stopped = deliverer.deliver(self.result.tally, retry_deferred=self.options.retry_deferred)
-        self.result.stopped = self.result.stopped or stopped
+        if deliverer.paused is not None:
+            self._pause(deliverer.paused)
+        elif pause is not None and store.clear_relay_pause(pause.paused_at):
+            # Not paused again: the relay takes mail (or was given none to refuse).
+            event("relay_resumed", paused_since=pause.since, pauses=pause.pauses)
+        self.result.stopped = self.result.stopped or (stopped and deliverer.paused is None)
         return stopped
+
+    def _pause(self, reason: str) -> None:
+        """Record the pause where every process sees it, and say so once."""
+        store = self.app.store
+        pause = next_pause(store.relay_pause(), reason, self.app.now())
+        store.save_relay_pause(pause)
+        self.result.paused = reason
+        event(
+            "relay_paused",
+            logging.WARNING,
+            reason=reason,
+            until=pause.until,
+            pauses=pause.pauses,
+            outbox="claimed messages are back to pending, no attempt spent",
+        )
 
     # -- the whole run ---------------------------------------------------------------------
 
@@ -260,7 +293,7 @@ class DigestRun:
             result.next_retry = store.next_retry() if result.waiting else None
         if self.stop.is_set() or result.stopped:
             result.status = RunStatus.INTERRUPTED
-        elif not result.tally.complete:
+        elif not result.tally.complete or result.paused is not None:
             result.status = RunStatus.INCOMPLETE
         else:
             result.status = RunStatus.DONE

@@ -7,6 +7,7 @@ share (paper cards, the inlined page), so per-subscriber work is assembly.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -14,6 +15,7 @@ from email.utils import parseaddr
 from pathlib import Path
 
 from newsletter.config import Config, ConfigError, Environment, Problem
+from newsletter.deliver.verp import token_for, unsubscribe_address
 from newsletter.records import Digest, Message
 from newsletter.render import Renderer, RenderSettings
 from newsletter.run.archive import archive_copy
@@ -38,6 +40,16 @@ def render_settings(config: Config) -> RenderSettings:
 
 def sender_domain(sender: str) -> str:
     return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+
+
+_LABEL = re.compile(r"[^a-z0-9-]+")
+
+
+def feedback_id(config: Config, schedule: str) -> str:
+    """``Feedback-ID`` (Gmail's feedback loop): ``schedule:newsletter:digest:sender-domain``,
+    stable per newsletter and schedule, so complaint rates can be told apart by schedule."""
+    label = _LABEL.sub("-", config.title.lower()).strip("-") or "digest"
+    return f"{_LABEL.sub('-', schedule.lower())}:{label}:digest:{sender_domain(config.sender)}"
 
 
 def message_id_for(sender: str, digest: Digest, run_key: str) -> str:
@@ -115,17 +127,25 @@ class MessageMaker:
 
     def make_archived(self, digest: Digest) -> tuple[Message, ArchiveCopy | None]:
         """The message, and its archive entry when this run archives."""
-        token = new_view_token() if self.archive else None
-        links = self.links.for_digest(digest.subscriber.email, token)
+        view = new_view_token() if self.archive else None
+        links = self.links.for_digest(digest.subscriber.email, view)
         rendered = self.renderer.render(digest, unsubscribe_url=links.unsubscribe_url)
+        message_id = message_id_for(self.config.sender, digest, self.run_key)
+        return_token = token_for(message_id, self.links.secret)
+        mailto = None
+        if self.config.bounce_address:
+            mailto = f"mailto:{unsubscribe_address(self.config.bounce_address, return_token)}"
+            mailto += "?subject=unsubscribe"
         message = self.renderer.message(
             digest,
             rendered,
-            message_id=message_id_for(self.config.sender, digest, self.run_key),
+            message_id=message_id,
             unsubscribe_url=links.unsubscribe_url,
+            unsubscribe_mailto=mailto,
             date=self.now,
+            feedback_id=feedback_id(self.config, digest.subscriber.schedule),
         )
-        if self.sign is not None:
-            message = replace(message, data=self.sign(message.data))
-        copy = None if token is None else archive_copy(digest, message, links, token)
+        data = message.data if self.sign is None else self.sign(message.data)
+        message = replace(message, data=data, token=return_token)
+        copy = None if view is None else archive_copy(digest, message, links, view)
         return message, copy

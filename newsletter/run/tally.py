@@ -68,6 +68,7 @@ class WorkerReport:
     tally: RunTally
     peak_rss_kib: int = 0
     error: str | None = None
+    paused: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -88,6 +89,8 @@ class RunResult:
     waiting: int = 0
     """Messages of earlier runs still deferred (not counted in this run's tally)."""
     stopped: bool = False
+    paused: str | None = None
+    """Why delivery paused (the relay refused everything), with the relay's last answer."""
     notes: list[str] = field(default_factory=list)
     """Things the operator should know about how the run went (printed, not logged)."""
 
@@ -98,5 +101,6 @@ class RunResult:
             self.tally.complete
             and self.waiting == 0
             and not self.stopped
+            and self.paused is None
             and all(w.ok for w in self.workers)
         )

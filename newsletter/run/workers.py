@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import resource
+import threading
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 
@@ -32,6 +33,7 @@ from newsletter.clock import Clock
 from newsletter.config import Config, Environment
 from newsletter.run.digest_run import DigestRun, RunOptions
 from newsletter.run.sinks import OutboxSink
+from newsletter.run.stopping import stop_on_signals
 from newsletter.run.tally import RunResult, Tally, WorkerReport
 from newsletter.store import Store
 
@@ -65,6 +67,8 @@ def _worker_main(job: WorkerJob, results: Connection) -> None:
     store = None
     tally = Tally()
     error = None
+    paused = None
+    stop = threading.Event()
     try:
         store = Store.open(job.database_url)
         app = App(config=job.config, env=job.env, store=store, clock=job.clock)
@@ -77,24 +81,34 @@ def _worker_main(job: WorkerJob, results: Connection) -> None:
             on_fetch=None,
             on_result=None,
         )
-        run = DigestRun(app, OutboxSink(store, store), options)
-        tally = run.execute().tally
+        run = DigestRun(app, OutboxSink(store, store), options, stop=stop)
+        with stop_on_signals(stop):  # the parent passes SIGTERM on: finish, release the rest
+            result = run.execute()
+        tally, paused = result.tally, result.paused
     except Exception as exc:  # the traceback goes to the log; the parent gets the gist
         event("worker_failed", logging.ERROR, exc_info=True, worker=job.index + 1)
         error = f"{type(exc).__name__}: {exc}"
     finally:
         if store is not None:
             store.close()
-    results.send((tally.for_run_row(), tally.troubles, peak_rss_kib(), error))
+    results.send((tally.for_run_row(), tally.troubles, peak_rss_kib(), error, paused))
     results.close()
 
 
-def send_with_workers(app: App, workers: int, options: RunOptions | None = None) -> RunResult:
-    """`send --workers N`: check and fetch once, then compose and deliver with N senders."""
+def send_with_workers(
+    app: App,
+    workers: int,
+    options: RunOptions | None = None,
+    *,
+    stop: threading.Event | None = None,
+) -> RunResult:
+    """`send --workers N`: check and fetch once, then compose and deliver with N senders.
+
+    ``stop`` (set by SIGTERM/SIGINT) ends the send early and cleanly, in every worker."""
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     options = options or RunOptions()
-    run = DigestRun(app, OutboxSink(app.store, app.store), options)
+    run = DigestRun(app, OutboxSink(app.store, app.store), options, stop=stop)
     run.check()
     dialect = app.store.engine.dialect.name  # type: ignore[attr-defined]
     if workers == 1 or dialect not in MULTI_PROCESS_DIALECTS:
@@ -143,13 +157,32 @@ def _run_processes(app: App, count: int, run: DigestRun) -> RunResult:
         send_end.close()  # so recv() ends with EOFError when the child dies
         started.append((process, receive))
     result = RunResult(fetched=run.result.fetched, processes=count)
-    for index, (process, receive) in enumerate(started):
-        try:
-            row, troubles, rss, error = receive.recv()
-        except EOFError:
-            row, troubles, rss, error = Tally().for_run_row(), [], 0, None
-        process.join()
-        result.workers.append(WorkerReport(index, process.pid, process.exitcode, row, rss, error))
-        part = Tally(row.composed, row.sent, row.deferred, row.failed, list(troubles))
-        result.tally.add(part)
+    done = threading.Event()
+
+    def pass_stop_on() -> None:
+        while not done.wait(0.2):
+            if run.stop.is_set():
+                for process, _receive in started:
+                    if process.is_alive():
+                        process.terminate()  # SIGTERM: the worker finishes its message
+                return
+
+    watcher = threading.Thread(target=pass_stop_on, name="stop-workers", daemon=True)
+    watcher.start()
+    try:
+        for index, (process, receive) in enumerate(started):
+            try:
+                row, troubles, rss, error, paused = receive.recv()
+            except EOFError:
+                row, troubles, rss, error, paused = Tally().for_run_row(), [], 0, None, None
+            process.join()
+            report = WorkerReport(index, process.pid, process.exitcode, row, rss, error, paused)
+            result.workers.append(report)
+            part = Tally(row.composed, row.sent, row.deferred, row.failed, list(troubles))
+            result.tally.add(part)
+            result.paused = result.paused or paused
+    finally:
+        done.set()
+        watcher.join()
+    result.stopped = run.stop.is_set()
     return result

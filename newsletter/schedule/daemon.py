@@ -37,6 +37,8 @@ from newsletter.config import Config, ConfigError
 from newsletter.config.schema import FeedModel, parse_duration
 from newsletter.records import RunStatus
 from newsletter.run import DigestRun, OutboxSink
+from newsletter.run.mailbox import mailbox_url
+from newsletter.schedule.bounces import POLL_EVERY, bounce_job
 from newsletter.schedule.jobs import (
     RunSummary,
     clean_archive,
@@ -145,6 +147,9 @@ class Daemon:
     def clean_archive(self) -> None:
         self._guarded(lambda: clean_archive(self.current_app(), self.stop))
 
+    def read_bounces(self) -> None:
+        self._guarded(lambda: bounce_job(self.current_app(), self.stop))
+
     def install_jobs(self) -> None:
         """(Re)create every job from ``self.config``; jobs no longer configured are removed."""
         cfg = self.config
@@ -194,6 +199,15 @@ class Daemon:
             **{**options, "misfire_grace_time": int(ARCHIVE_CLEANUP_EVERY.total_seconds())},
         )
         wanted.add("archive")
+        if self.app.env.bounce_imap_url:
+            self.scheduler.add_job(
+                self.read_bounces,
+                IntervalTrigger(seconds=int(POLL_EVERY.total_seconds()), timezone=UTC),
+                id="bounces",
+                name="bounce mailbox",
+                **{**options, "misfire_grace_time": int(POLL_EVERY.total_seconds())},
+            )
+            wanted.add("bounces")
         for job in self.scheduler.get_jobs():
             if job.id not in wanted and not job.id.startswith("catch-up:"):
                 job.remove()
@@ -296,6 +310,8 @@ def run_daemon(
 ) -> int:
     """Run until SIGTERM/SIGINT (exit 0 once the message in flight is recorded); SIGHUP reloads."""
     DigestRun(app, OutboxSink(app.store, app.store)).check()  # fail now, not at the first run
+    if app.env.bounce_imap_url:
+        mailbox_url(app.env)  # a bad BOUNCE_IMAP_URL stops the start too (exit 2)
     handler = logs.setup(app.config.log_format, level=logging.INFO)
     daemon = Daemon(app, load_config, log_handler=handler)
     asked: list[str] = []

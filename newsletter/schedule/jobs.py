@@ -63,6 +63,7 @@ class RunSummary:
             "deferred": tally.deferred,
             "failed": tally.failed,
             "status": self.status.value,
+            "paused": self.result.paused is not None,
             "duration": self.duration,
         }
 
@@ -74,7 +75,10 @@ def run_group(
     started = time.monotonic()
     period = group.period(fire_time)
     options = RunOptions(
-        schedule=group.key, period=period, audience=Audience(group=tuple(group.subscribers))
+        schedule=group.key,
+        period=period,
+        audience=Audience(group=tuple(group.subscribers)),
+        wait_out_pause=True,
     )
     run = DigestRun(app, OutboxSink(app.store, app.store), options, stop=stop)
     error = False
@@ -141,7 +145,8 @@ def drain_outbox(app: App, stop: threading.Event) -> None:
     if not any(counts.get(status) for status in WAITING):
         return
     started = time.monotonic()
-    run = DigestRun(app, OutboxSink(app.store, app.store), RunOptions(fetch=False), stop=stop)
+    options = RunOptions(fetch=False, wait_out_pause=True)
+    run = DigestRun(app, OutboxSink(app.store, app.store), options, stop=stop)
     run.check()
     stopped = run.deliver()
     tally = run.result.tally

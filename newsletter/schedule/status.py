@@ -3,8 +3,9 @@
 It works whether or not the daemon is running (it does not talk to it): next run times come
 from the cron of each (schedule, time zone) group, the rest from the ``runs``, ``feeds`` and
 ``outbox`` tables. Exit 1 means something needs a person: a feed failing for 3 fetches in a
-row or disabled, a digest overdue (is the daemon running?), messages deferred, or the last
-run of a schedule ending incomplete.
+row or disabled, a digest overdue (is the daemon running?), messages deferred, the last
+run of a schedule ending incomplete, the relay paused, or the last week's bounce or
+complaint rate past what mailbox providers tolerate.
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ from newsletter.report import table
 from newsletter.run import feed_specs
 from newsletter.schedule.timing import groups, latest_fire, next_fire
 from newsletter.sources import FeedHealth, feed_health
-from newsletter.store import RunTally
+from newsletter.store import DeliveryRates, RelayPause, RunTally
 
 OVERDUE_AFTER = timedelta(minutes=15)
 """A fire time this old with no run means no daemon sent it."""
+RATES_OVER = timedelta(days=7)
+MAX_BOUNCE_RATE = 0.05
+"""Bounces per message handed to the relay; past this, providers start to distrust a sender."""
+MAX_COMPLAINT_RATE = 0.003
+"""Complaints per message sent: Gmail's and Yahoo's bulk-sender limit is 0.3 %."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class StatusReport:
     groups: list[GroupStatus] = field(default_factory=list)
     feeds: list[FeedStatus] = field(default_factory=list)
     outbox: dict[OutboxStatus, int] = field(default_factory=dict)
+    relay_pause: RelayPause | None = None
+    rates: DeliveryRates = field(default_factory=DeliveryRates)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -109,7 +117,29 @@ def collect_status(app: App) -> StatusReport:
             f"{deferred} messages deferred — the relay refuses or is "
             "unreachable; they are retried with backoff"
         )
+    report.relay_pause = pause = app.store.relay_pause()
+    if pause is not None:
+        report.problems.append(
+            f"delivery paused since {_when(pause.since)} ({pause.pauses} "
+            f"pause{'s' if pause.pauses != 1 else ''} in a row, next try after "
+            f"{_when(pause.until)}): {pause.reason}"
+        )
+    report.rates = rates = app.store.delivery_rates(now - RATES_OVER)
+    if rates.bounced and rates.bounce_rate >= MAX_BOUNCE_RATE:
+        report.problems.append(
+            f"bounce rate {_percent(rates.bounce_rate)} over the last 7 days (at most "
+            f"{_percent(MAX_BOUNCE_RATE)} is safe) — see `subscribers` for who bounces"
+        )
+    if rates.complaints and rates.complaint_rate >= MAX_COMPLAINT_RATE:
+        report.problems.append(
+            f"complaint rate {_percent(rates.complaint_rate)} over the last 7 days (Gmail and "
+            f"Yahoo want under {_percent(MAX_COMPLAINT_RATE)}) — are readers expecting this mail?"
+        )
     return report
+
+
+def _percent(rate: float) -> str:
+    return f"{rate * 100:.1f} %" if rate >= 0.01 else f"{rate * 100:.2f} %"
 
 
 def _when(moment: datetime | None, tz: str | None = None) -> str:
@@ -157,6 +187,18 @@ def print_status(report: StatusReport, out: TextIO | None = None) -> None:
     print("", file=out)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report.outbox.items())) or "empty"
     print(f"Outbox: {counts}", file=out)
+    if report.relay_pause is not None:
+        pause = report.relay_pause
+        print(f"Relay: paused until {_when(pause.until)}: {pause.reason}", file=out)
+    else:
+        print("Relay: delivering", file=out)
+    rates = report.rates
+    print(
+        f"Last 7 days: {rates.sent} sent, {rates.bounced} bounced "
+        f"({_percent(rates.bounce_rate)} of {rates.attempted}), {rates.complaints} complaints "
+        f"({_percent(rates.complaint_rate)} of {rates.sent})",
+        file=out,
+    )
     print("", file=out)
     if report.problems:
         print(f"Needs attention ({len(report.problems)}):", file=out)

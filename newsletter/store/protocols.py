@@ -9,20 +9,30 @@ unless it says otherwise, so a crash between two calls leaves each call's work w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from newsletter.records import Entry, Message, OutboxStatus, RunStatus
+from newsletter.records import (
+    Entry,
+    Message,
+    OutboxFailure,
+    OutboxStatus,
+    RunStatus,
+    SuppressionReason,
+)
 from newsletter.sources.model import FeedState
 from newsletter.store.records import (
     ArchiveCopy,
     ArchivedDigest,
+    DeliveryRates,
     DeliverySummary,
+    DigestOutcome,
     EntryWrite,
     OutboxRow,
     PaperRef,
     PaperStamp,
+    RelayPause,
     RunRecord,
     RunTally,
     StoredEntry,
@@ -126,6 +136,11 @@ class OutboxStore(Protocol):
     def release(self, outbox_ids: Sequence[int]) -> int:
         """Put claimed rows back to ``pending`` without spending their attempt."""
 
+    def restore(self, outbox_ids: Sequence[int]) -> int:
+        """Put rows a paused run had marked ``failed`` or ``deferred`` back to ``pending``,
+        as if never tried (attempt given back, failure cleared). Rows another process has
+        taken since are left alone."""
+
     def claim(
         self, now: datetime, lease: timedelta, limit: int, *, owner: str | None = None
     ) -> list[OutboxRow]: ...
@@ -138,6 +153,7 @@ class OutboxStore(Protocol):
         now: datetime,
         reply: str,
         next_attempt: datetime | None = None,
+        failure: OutboxFailure | None = None,
     ) -> None: ...
 
     def make_deferred_due(self, now: datetime) -> int: ...
@@ -151,16 +167,42 @@ class OutboxStore(Protocol):
 
     def delivery_summary(self) -> Mapping[str, DeliverySummary]: ...
 
+    def find_message(
+        self, *, token: str | None = None, message_id: str | None = None
+    ) -> OutboxRow | None:
+        """The row a return token (or, failing that, a Message-ID) names; None if none."""
+
+    def record_report(self, outbox_id: int, report: SuppressionReason, at: datetime) -> bool:
+        """Note what a report that came by mail said of a message; the first report of a
+        kind stays, a stronger one (a complaint after a bounce) replaces it. True when the
+        row changed."""
+
+    def recent_outcomes(self, subscriber: str, count: int) -> list[DigestOutcome]:
+        """How the address's latest ``count`` settled digests ended, newest first; our own
+        failures (``internal``) and digests still on their way are left out."""
+
+    def delivery_rates(self, since: datetime) -> DeliveryRates:
+        """Bounces and complaints of the messages composed since ``since``."""
+
 
 class SuppressionStore(Protocol):
     """Addresses that must not be mailed; they win over ``subscribers.yaml``.
 
-    Guarantee: ``suppress`` is idempotent and safe under concurrency (the first reason and
-    date are kept)."""
+    Guarantees: ``suppress`` is idempotent and safe under concurrency: the first reason
+    and date are kept, unless the new reason is stronger (the person's own unsubscribe or
+    complaint outranks a hard bounce, which outranks a soft one). ``unsuppress`` lifts
+    only the reasons it is given."""
 
-    def suppress(self, email: str, reason: str, at: datetime) -> None: ...
+    def suppress(self, email: str, reason: SuppressionReason, at: datetime) -> bool:
+        """True when this call added the address or strengthened its reason."""
 
-    def unsuppress(self, email: str) -> None: ...
+    def unsuppress(
+        self, email: str, reasons: Collection[SuppressionReason] | None = None
+    ) -> Suppression | None:
+        """Lift the suppression if its reason is among ``reasons`` (None: any); returns
+        what was lifted, None when nothing was."""
+
+    def suppression(self, email: str) -> Suppression | None: ...
 
     def is_suppressed(self, email: str) -> bool: ...
 
@@ -205,6 +247,19 @@ class ArchiveStore(Protocol):
         """Remove the copies archived before ``before``; returns how many went."""
 
 
+class RelayStore(Protocol):
+    """Whether delivery is paused because the relay refused everything, shared by every
+    process (the daemon waits it out; ``status`` shows it)."""
+
+    def relay_pause(self) -> RelayPause | None: ...
+
+    def save_relay_pause(self, pause: RelayPause) -> None: ...
+
+    def clear_relay_pause(self, paused_at: datetime | None = None) -> bool:
+        """Forget the pause (the relay takes mail again); with ``paused_at``, only the pause
+        recorded then, never one another process recorded since. True when one was."""
+
+
 class VectorStore(Protocol):
     """Entry embeddings for semantic topics, computed once per text and model."""
 
@@ -219,6 +274,7 @@ class Storage(
     RunStore,
     OutboxStore,
     SuppressionStore,
+    RelayStore,
     PaperStore,
     ArchiveStore,
     Protocol,

@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from newsletter.records import Entry, OutboxStatus, RunStatus
+from newsletter.records import (
+    Entry,
+    OutboxFailure,
+    OutboxStatus,
+    RunStatus,
+    SuppressionReason,
+)
 from newsletter.sources.model import FeedState
 
 
@@ -81,6 +87,68 @@ class OutboxRow:
     created_at: datetime
     next_attempt: datetime | None
     last_reply: str | None
+    token: str | None = None
+    """The return token its envelope sender and mailed-unsubscribe address carry."""
+    failure: OutboxFailure | None = None
+    report: SuppressionReason | None = None
+    """What a report that arrived later by mail said of it (a DSN, a complaint…)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestOutcome:
+    """How one settled digest of an address ended, for counting soft bounces."""
+
+    status: OutboxStatus
+    failure: OutboxFailure | None
+    report: SuppressionReason | None
+
+    @property
+    def bounced(self) -> bool:
+        """Refused, given up on, or returned as a bounce later (never a failure of ours)."""
+        return self.failure in (OutboxFailure.REFUSED, OutboxFailure.EXPIRED) or self.report in (
+            SuppressionReason.BOUNCE_HARD,
+            SuppressionReason.BOUNCE_SOFT,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRates:
+    """Messages composed since a moment, and how many bounced or drew a complaint.
+
+    ``attempted`` counts every message handed to the relay (sent or refused by it), the
+    base of the bounce rate; ``sent`` the messages it accepted, the base of the
+    complaint rate. Failures of ours are in neither.
+    """
+
+    attempted: int = 0
+    sent: int = 0
+    bounced: int = 0
+    complaints: int = 0
+
+    @property
+    def bounce_rate(self) -> float:
+        return self.bounced / self.attempted if self.attempted else 0.0
+
+    @property
+    def complaint_rate(self) -> float:
+        return self.complaints / self.sent if self.sent else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RelayPause:
+    """Delivery stopped because the relay refused everything; tried again after ``until``."""
+
+    reason: str
+    """The relay's last answer, as the run that paused saw it."""
+    since: datetime
+    """The first pause of this series (cleared when a message goes through)."""
+    paused_at: datetime
+    until: datetime
+    pauses: int
+    """Pauses in a row; the wait doubles with each."""
+
+    def active(self, now: datetime) -> bool:
+        return now < self.until
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +180,7 @@ class DeliverySummary:
 @dataclass(frozen=True, slots=True)
 class Suppression:
     email: str
-    reason: str
+    reason: SuppressionReason
     since: datetime
 
 

@@ -121,9 +121,14 @@ outbox = Table(
     Column("item_count", Integer, nullable=False, default=0),
     Column("size", Integer, nullable=False, default=0),
     Column("failure", String(16)),
+    Column("token", String(16)),
+    Column("report", String(16)),
+    Column("reported_at", UTCDateTime()),
     UniqueConstraint("run_id", "subscriber", name="uq_outbox_run_subscriber"),
     Index("ix_outbox_status_next", "status", "next_attempt"),
     Index("ix_outbox_subscriber", "subscriber"),
+    Index("ix_outbox_token", "token"),
+    Index("ix_outbox_message_id", "message_id"),
 )
 
 outbox_entries = Table(
@@ -143,6 +148,17 @@ suppressions = Table(
     Column("email", String(320), primary_key=True),
     Column("reason", String(64), nullable=False),
     Column("since", UTCDateTime(), nullable=False),
+)
+
+relay_state = Table(
+    "relay_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+    Column("paused_at", UTCDateTime(), nullable=False),
+    Column("until", UTCDateTime(), nullable=False),
+    Column("pauses", Integer, nullable=False),
 )
 
 topic_vectors = Table(

@@ -19,13 +19,14 @@ from urllib.parse import quote
 from flask import Blueprint, Response, request
 
 from newsletter import logs
+from newsletter.records import SuppressionReason
 from newsletter.store.protocols import SuppressionStore
 from newsletter.tokens import BadToken, read_token
 from newsletter.web.pages import render
 
 event = logs.events(__name__)
 
-REASON_UNSUBSCRIBE = "unsubscribe"
+REASON_UNSUBSCRIBE = SuppressionReason.UNSUBSCRIBE
 
 ADVICE = (
     "To stop the mail, use the unsubscribe link in your most recent digest, or reply to it and ask."
@@ -88,9 +89,18 @@ def blueprint(
         return page("unsubscribed", 200, "You are unsubscribed", email=email, **urls(token))
 
     def resubscribe(email: str, token: str) -> Response:
-        if suppressions.is_suppressed(email):
-            suppressions.unsuppress(email)
+        # Lifts the person's own unsubscribe; a complaint or a bounce is not undone by a link
+        # from an old digest (an admin's `subscribers reactivate` is for those).
+        if suppressions.unsuppress(email, {REASON_UNSUBSCRIBE}) is not None:
             event("resubscribed", email=email)
+        elif suppressions.is_suppressed(email):
+            return page(
+                "error",
+                409,
+                "Mail to this address stays stopped",
+                reason=f"Mail to {email} bounced or was reported as spam, so it was stopped.",
+                advice="Ask the newsletter's administrator to reactivate the address.",
+            )
         return page("resubscribed", 200, "You are subscribed again", email=email, **urls(token))
 
     pages.get("/unsubscribe")(with_token(confirm))

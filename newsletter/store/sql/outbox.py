@@ -13,8 +13,21 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, insert, or_, select, text, update
 
-from newsletter.records import ACTIVE_OUTBOX_STATUSES, Message, OutboxStatus
-from newsletter.store.records import ArchiveCopy, DeliverySummary, OutboxRow, Taken
+from newsletter.records import (
+    ACTIVE_OUTBOX_STATUSES,
+    Message,
+    OutboxFailure,
+    OutboxStatus,
+    SuppressionReason,
+)
+from newsletter.store.records import (
+    ArchiveCopy,
+    DeliveryRates,
+    DeliverySummary,
+    DigestOutcome,
+    OutboxRow,
+    Taken,
+)
 from newsletter.store.schema import outbox, outbox_entries
 from newsletter.store.sql.archive import insert_archive
 from newsletter.store.sql.base import SqlBase
@@ -22,9 +35,22 @@ from newsletter.store.sql.engine import subscriber_lock_key, utc_aggregate
 
 CHUNK = 500
 """Addresses per ``IN (…)`` list: a query per subscriber is a round trip each on PostgreSQL."""
-INTERNAL_FAILURE = "internal"
+INTERNAL_FAILURE = OutboxFailure.INTERNAL.value
 """``outbox.failure`` of a digest we could not make: never the address's fault."""
 _ACTIVE = [status.value for status in ACTIVE_OUTBOX_STATUSES]
+_SETTLED = [OutboxStatus.SENT.value, OutboxStatus.FAILED.value]
+_RELAY_FAILURES = [OutboxFailure.REFUSED.value, OutboxFailure.EXPIRED.value]
+_BOUNCES = [SuppressionReason.BOUNCE_HARD.value, SuppressionReason.BOUNCE_SOFT.value]
+
+
+def _enum(kind: Any, value: str | None) -> Any:
+    """A stored enum value, or None when empty or unknown to this version."""
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        return None
 
 
 def _row(row: Any) -> OutboxRow:
@@ -40,6 +66,9 @@ def _row(row: Any) -> OutboxRow:
         created_at=row.created_at,
         next_attempt=row.next_attempt,
         last_reply=row.last_reply,
+        token=row.token,
+        failure=_enum(OutboxFailure, row.failure),
+        report=_enum(SuppressionReason, row.report),
     )
 
 
@@ -175,6 +204,7 @@ class OutboxSql(SqlBase):
                     "attempts": 0,
                     "item_count": message.item_count,
                     "size": len(message.data),
+                    "token": message.token,
                 }
                 for message in fresh
             ],
@@ -270,6 +300,30 @@ class OutboxSql(SqlBase):
             )
             return int(done.rowcount)
 
+    def restore(self, outbox_ids: Sequence[int]) -> int:
+        if not outbox_ids:
+            return 0
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id.in_(list(outbox_ids)),
+                    outbox.c.status.in_([OutboxStatus.FAILED.value, OutboxStatus.DEFERRED.value]),
+                    or_(outbox.c.failure.is_(None), outbox.c.failure != INTERNAL_FAILURE),
+                )
+                .values(
+                    status=OutboxStatus.PENDING.value,
+                    failure=None,
+                    next_attempt=None,
+                    lease_expires=None,
+                    lease_owner=None,
+                    attempts=func.max(outbox.c.attempts - 1, 0)
+                    if self.dialect == "sqlite"
+                    else func.greatest(outbox.c.attempts - 1, 0),
+                )
+            )
+            return int(done.rowcount)
+
     def claim(
         self, now: datetime, lease: timedelta, limit: int, *, owner: str | None = None
     ) -> list[OutboxRow]:
@@ -313,12 +367,14 @@ class OutboxSql(SqlBase):
         now: datetime,
         reply: str,
         next_attempt: datetime | None = None,
+        failure: OutboxFailure | None = None,
     ) -> None:
         values: dict[str, Any] = {
             "status": status.value,
             "last_reply": reply,
             "lease_expires": None,
             "lease_owner": None,
+            "failure": failure.value if failure is not None else None,
         }
         if status is OutboxStatus.SENT:
             values["sent_at"] = now
@@ -381,3 +437,74 @@ class OutboxSql(SqlBase):
                 )
                 for row in conn.execute(query)
             }
+
+    # -- bounces and complaints ----------------------------------------------------------
+
+    def find_message(
+        self, *, token: str | None = None, message_id: str | None = None
+    ) -> OutboxRow | None:
+        if token:
+            query = select(outbox).where(outbox.c.token == token.lower())
+        elif message_id:
+            query = select(outbox).where(outbox.c.message_id == message_id)
+        else:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(query.order_by(outbox.c.id.desc()).limit(1)).first()
+        return _row(row) if row is not None else None
+
+    def record_report(self, outbox_id: int, report: SuppressionReason, at: datetime) -> bool:
+        weaker = [r.value for r in SuppressionReason if r.rank < report.rank]
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id == outbox_id,
+                    or_(outbox.c.report.is_(None), outbox.c.report.in_(weaker)),
+                )
+                .values(report=report.value, reported_at=at)
+            )
+            return int(done.rowcount) > 0
+
+    def recent_outcomes(self, subscriber: str, count: int) -> list[DigestOutcome]:
+        query = (
+            select(outbox.c.status, outbox.c.failure, outbox.c.report)
+            .where(
+                outbox.c.subscriber == subscriber.lower(),
+                outbox.c.status.in_(_SETTLED),
+                or_(outbox.c.failure.is_(None), outbox.c.failure != INTERNAL_FAILURE),
+            )
+            .order_by(outbox.c.id.desc())
+            .limit(count)
+        )
+        with self.engine.connect() as conn:
+            return [
+                DigestOutcome(
+                    OutboxStatus(row.status),
+                    _enum(OutboxFailure, row.failure),
+                    _enum(SuppressionReason, row.report),
+                )
+                for row in conn.execute(query)
+            ]
+
+    def delivery_rates(self, since: datetime) -> DeliveryRates:
+        sent = outbox.c.status == OutboxStatus.SENT.value
+        refused = outbox.c.failure.in_(_RELAY_FAILURES)
+        query = select(
+            func.sum(case((or_(sent, refused), 1), else_=0)).label("attempted"),
+            func.sum(case((sent, 1), else_=0)).label("sent"),
+            func.sum(case((or_(refused, outbox.c.report.in_(_BOUNCES)), 1), else_=0)).label(
+                "bounced"
+            ),
+            func.sum(
+                case((outbox.c.report == SuppressionReason.COMPLAINT.value, 1), else_=0)
+            ).label("complaints"),
+        ).where(outbox.c.created_at >= since)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one()
+        return DeliveryRates(
+            attempted=int(row.attempted or 0),
+            sent=int(row.sent or 0),
+            bounced=int(row.bounced or 0),
+            complaints=int(row.complaints or 0),
+        )

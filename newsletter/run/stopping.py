@@ -1,0 +1,37 @@
+"""SIGTERM and SIGINT as a stop request: finish the message in flight, then end cleanly.
+
+A run's stop token (a ``threading.Event``) is checked between phases and after each
+delivered message; turning the signals into that token is what lets ``send`` (and the
+``bounces`` poller) stop without abandoning a message the relay already accepted.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGTERM and SIGINT set ``stop`` instead of killing the process.
+
+    Signal handlers can only be installed from the main thread; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()  # only sets a flag: safe whatever the main thread was doing
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
