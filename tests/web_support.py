@@ -98,7 +98,9 @@ def site(store: Store, clock: Clock, **options: Any) -> Site:
 
 
 @contextmanager
-def serving(store: Store, clock: Clock, **options: Any) -> Iterator[str]:
+def serving(
+    store: Store, clock: Clock, *, trusted_proxies: int = 0, **options: Any
+) -> Iterator[str]:
     """The whole app (unsubscribe, archive, public, feeds) on a loopback port."""
     app = create_app(
         secret=SECRET,
@@ -107,8 +109,9 @@ def serving(store: Store, clock: Clock, **options: Any) -> Iterator[str]:
         title="Paper <Digest>",
         now=clock,
         site=site(store, clock, **options),
+        trusted_proxies=trusted_proxies,
     )
-    with running(app) as url:
+    with running(app, trusted_proxies=trusted_proxies) as url:
         yield url + "/news"
 
 

@@ -43,7 +43,6 @@ def site_for(app: App) -> Site:
         topics=config.topics,
         archive_days=config.archive_days,
         public_site=config.public_site,
-        trusted_proxies=config.trusted_proxies,
         matcher=lambda topics: make_matcher(topics, store.vector_cache(), config),
     )
 
@@ -57,9 +56,10 @@ def web_app(app: App) -> object:
         title=app.config.title,
         now=app.clock,
         site=site_for(app),
+        trusted_proxies=app.config.trusted_proxies,
     )
 
 
 def serve_app(app: App, *, host: str, port: int) -> None:
     """Run the web app until interrupted (put an HTTPS reverse proxy in front)."""
-    serve(web_app(app), host=host, port=port)
+    serve(web_app(app), host=host, port=port, trusted_proxies=app.config.trusted_proxies)

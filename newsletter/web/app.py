@@ -51,23 +51,24 @@ def create_app(
     now: Callable[[], datetime],
     max_age: timedelta | None = None,
     site: Site | None = None,
+    trusted_proxies: int = 0,
 ) -> Flask:
     """Build the WSGI app; routes answer under ``base_path`` (the path of ``base_url``).
 
-    Without ``site`` only the unsubscribe pages (and ``/healthz``) are served.
+    Without ``site`` only the unsubscribe pages (and ``/healthz``) are served. With
+    ``trusted_proxies`` N > 0 the client address is the one N proxies back in
+    ``X-Forwarded-For`` (serve it with the same ``trusted_proxies``, so waitress keeps the
+    header).
     """
     if not secret:
         raise ValueError("NEWSLETTER_SECRET is empty; set it to a long random string")
     prefix = normalise_base_path(base_path)
     app = Flask(__name__)
-    trusted = site.trusted_proxies if site is not None else 0
-    app.config.update(
-        MAX_CONTENT_LENGTH=64 * 1024, PROPAGATE_EXCEPTIONS=False, TRUSTED_PROXIES=trusted
-    )
-    if trusted:
+    app.config.update(MAX_CONTENT_LENGTH=64 * 1024, PROPAGATE_EXCEPTIONS=False)
+    if trusted_proxies:
         # The client address is the one the nearest trusted proxy saw: X-Forwarded-For
         # entries beyond the trusted proxies are the client's own claim and are ignored.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies)  # type: ignore[method-assign]
     limiter = Limiter(
         get_remote_address,
         app=app,

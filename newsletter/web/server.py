@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,16 +18,20 @@ WSGIApp = Any
 """A WSGI callable (Flask app); waitress is typed loosely, so this is too."""
 
 
-def clears_proxy_headers(app: WSGIApp) -> bool:
-    """Waitress drops the ``X-Forwarded-*`` headers of proxies it was not told about. When
-    the app trusts its proxies itself (``trusted_proxies``: werkzeug's ProxyFix, which
-    believes exactly that many hops), waitress must hand the headers on."""
-    config = getattr(app, "config", None)
-    trusted = config.get("TRUSTED_PROXIES", 0) if isinstance(config, Mapping) else 0
-    return not trusted
+def proxy_options(trusted_proxies: int) -> dict[str, Any]:
+    """waitress drops ``X-Forwarded-*`` headers unless told to keep them; behind trusted
+    proxies the app's ProxyFix reads them (and takes only the last ``trusted_proxies``)."""
+    return {"clear_untrusted_proxy_headers": False} if trusted_proxies else {}
 
 
-def serve(app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, *, threads: int = 4) -> None:
+def serve(
+    app: WSGIApp,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    threads: int = 4,
+    trusted_proxies: int = 0,
+) -> None:
     """Serve until interrupted. Bind to 127.0.0.1 and put a TLS reverse proxy in front."""
     waitress.serve(
         app,
@@ -35,24 +39,21 @@ def serve(app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, *, threads: i
         port=port,
         threads=threads,
         ident="newsletter",
-        clear_untrusted_proxy_headers=clears_proxy_headers(app),
+        **proxy_options(trusted_proxies),
     )
 
 
 @contextmanager
-def running(app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def running(
+    app: WSGIApp, host: str = "127.0.0.1", port: int = 0, *, trusted_proxies: int = 0
+) -> Iterator[str]:
     """Run the app on a background thread for the duration of a ``with``; yield its base URL.
 
     Port 0 picks a free port. Used by tests and by anything that embeds the app.
     """
     # The typeshed stubs lag waitress here (create_server, effective_port, trigger), hence Any.
     server: Any = create_server(
-        app,
-        host=host,
-        port=port,
-        threads=2,
-        ident="newsletter",
-        clear_untrusted_proxy_headers=clears_proxy_headers(app),
+        app, host=host, port=port, threads=2, ident="newsletter", **proxy_options(trusted_proxies)
     )
     thread = threading.Thread(target=server.run, name="web", daemon=True)
     thread.start()

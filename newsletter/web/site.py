@@ -48,7 +48,6 @@ class Site:
     """Library topics, each with an Atom feed at ``/topics/<id>.atom``."""
     archive_days: int = 90
     public_site: bool = True
-    trusted_proxies: int = 0
     matcher: MatcherFactory = _keyword_matcher
     search_rate: str = "30 per minute"
     """Searches per client address (Flask-Limiter notation)."""
