@@ -18,7 +18,7 @@ class PapersSql(SqlBase):
             entries.c.key, entries.c.revision, entries.c.popularity, entries.c.published
         ).where(entries.c.published >= start, entries.c.published < end)
         with self.engine.connect() as conn:
-            return [PaperRef(*row) for row in conn.execute(query)]
+            return [PaperRef(*row) for row in conn.execute(query).all()]
 
     def papers_stamp(self, start: datetime, end: datetime | None = None) -> PaperStamp:
         query = select(func.count(), func.max(entries.c.updated_at)).where(
@@ -49,4 +49,4 @@ class PapersSql(SqlBase):
             .limit(max(0, limit))
         )
         with self.engine.connect() as conn:
-            return [PaperRef(*row) for row in conn.execute(query)]
+            return [PaperRef(*row) for row in conn.execute(query).all()]
