@@ -10,7 +10,7 @@ in the same run: ``/healthz``, which does no work (the cost of HTTP, waitress an
 - day page as usually served (in memory under its ETag), and a conditional GET (304);
 - day page with every cache off: what the first visitor after a restart waits for;
 - a search over the 5,000 newest papers (kept in memory after the first search): two
-  common words (the matcher ranks its limit of 400 candidates) and a phrase;
+  common words (the matcher ranks its limit of 200 candidates) and a phrase;
 - the Atom feed of the last 3 days, built each time and as usually served, and a topic
   feed (a week of papers) built each time.
 

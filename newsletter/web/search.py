@@ -32,7 +32,7 @@ from newsletter.web.papers import Paper, paper
 
 SEARCH_PAPERS = 5000
 """How many of the newest papers a search looks at."""
-RANKED_MAX = 400
+RANKED_MAX = 200
 """Candidates the matcher ranks per request, newest first; past this the page says so."""
 SHOWN = 100
 MEMO_PAPERS = 12_000
