@@ -34,6 +34,7 @@ def semantic_problem() -> str | None:
 def check_everything(path: Path, env: Environment) -> tuple[list[Problem], str]:
     """Return (problems, summary). Problems are fatal; the summary also lists warnings."""
     from newsletter.render import check_templates
+    from newsletter.render import errors as render_errors
     from newsletter.run.messages import render_settings
 
     try:
@@ -42,11 +43,7 @@ def check_everything(path: Path, env: Environment) -> tuple[list[Problem], str]:
         return exc.problems, ""
     problems: list[Problem] = []
     for line in check_templates(render_settings(config)):
-        file, _, rest = line.partition(":")
-        number, _, message = rest.partition(":")
-        problems.append(
-            Problem(file, int(number) if number.isdigit() else None, message.strip() or line)
-        )
+        problems.append(Problem(*render_errors.parts(line)))
     warnings = []
     if env.secret:
         trouble = secret_problem(env.secret)

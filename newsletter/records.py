@@ -259,9 +259,24 @@ class DigestLinks:
 
 @dataclass(frozen=True, slots=True)
 class RenderedDigest:
+    """One digest rendered: what a reader sees, and the MIME bodies exactly as they are sent.
+
+    ``html_qp`` and ``text_qp`` are the quoted-printable bodies of the two parts (CRLF line
+    ends); building the message only joins them with headers. ``links`` are the links the
+    digest was rendered with (the message's ``List-Unsubscribe`` and ``Archived-At``).
+    """
+
     subject: str
     html: str
     text: str
+    html_qp: bytes
+    text_qp: bytes
+    links: DigestLinks
+
+    @property
+    def html_size(self) -> int:
+        """Bytes of the encoded HTML part: what the size budget and Gmail's clipping count."""
+        return len(self.html_qp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +305,11 @@ class Message:
     token: str | None = None
     """The message's return token: its VERP envelope sender and mailed-unsubscribe address
     carry it, so a bounce, a complaint or an unsubscribe maps back to this one message."""
+    html_size: int = 0
+    """Bytes of the HTML part as sent (quoted-printable), what Gmail's clipping counts."""
+    view_token: str | None = None
+    """The token of the message's copy on the web (``/d/<token>``, its "View in browser"
+    link); None when it has none (a dry run, a preview)."""
 
     @property
     def item_count(self) -> int:

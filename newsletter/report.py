@@ -167,7 +167,7 @@ def print_dry_run(
     failed = [r for r in rows if r.error is not None]
     if written:
         table(
-            ("subscriber", "topics", "items", "size"),
+            ("subscriber", "topics", "items", "HTML size"),
             [(r.subscriber, r.topics, r.items, human_size(r.size)) for r in written],
             out,
         )

@@ -1,13 +1,16 @@
-"""A real HTTP server on 127.0.0.1 for the sources tests: serves feeds, records requests.
+"""A real HTTP(S) server on loopback for the sources tests: serves feeds, records requests.
 
 Each route answers with a ``Reply``; conditional GET (ETag / Last-Modified) is
 honoured like a real server would, and misbehaving servers (slow drip, endless
 body, no answer at all) are available, each bounded in time so nothing outlives
-the test.
+the test. It listens on 127.0.0.1 by default, or ``::1``, and speaks TLS when given
+a server ``ssl.SSLContext``.
 """
 
 from __future__ import annotations
 
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,17 +30,31 @@ class Reply:
     last_modified: str | None = None
     mode: str = "normal"
     """``normal``, ``drip`` (one byte per 0.1 s), ``endless`` (64 KB chunks), ``hang``,
-    or ``short`` (promises the body's length, sends half, hangs up)."""
+    ``short`` (promises the body's length, sends half, hangs up) or ``hang-up`` (a whole
+    answer, then the connection closed without saying so, as an idle timeout does)."""
 
 
 @dataclass
 class Seen:
     path: str
     headers: dict[str, str]
+    client_port: int = 0
+    """The client's source port: the same port twice means a reused connection."""
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
+        self.host = host
+        self.scheme = "https" if tls else "http"
         self.routes: dict[str, Reply | Callable[[], Reply]] = {}
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
@@ -53,7 +70,11 @@ class FeedServer:
             def do_GET(self) -> None:
                 with server._lock:
                     server.requests.append(
-                        Seen(self.path, {k.lower(): v for k, v in self.headers.items()})
+                        Seen(
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            int(self.client_address[1]),
+                        )
                     )
                 route = server.routes.get(self.path)
                 if route is None:
@@ -79,7 +100,7 @@ class FeedServer:
                 if reply.last_modified:
                     headers.setdefault("Last-Modified", reply.last_modified)
                 body = b"" if status == 304 else reply.body
-                if reply.mode in ("normal", "short"):
+                if reply.mode in ("normal", "short", "hang-up"):
                     headers["Content-Length"] = str(len(body))
                 else:
                     headers["Connection"] = "close"
@@ -89,6 +110,9 @@ class FeedServer:
                 try:
                     if reply.mode == "normal":
                         self.wfile.write(body)
+                    elif reply.mode == "hang-up":
+                        self.wfile.write(body)
+                        self.close_connection = True
                     elif reply.mode == "short":
                         self.wfile.write(body[: len(body) // 2])
                         self.close_connection = True
@@ -116,10 +140,23 @@ class FeedServer:
                 self.close_connection = True
 
         class QuietServer(ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
             def handle_error(self, request: object, client_address: object) -> None:
                 pass  # clients hanging up on purpose (size caps, timeouts) are expected
 
-        self._httpd = QuietServer(("127.0.0.1", 0), Handler)
+            def get_request(self) -> tuple[socket.socket, object]:
+                conn, address = super().get_request()
+                if tls is None:
+                    return conn, address
+                conn.settimeout(MAX_MISBEHAVE_SECONDS)  # a client that never shakes hands
+                try:
+                    return tls.wrap_socket(conn, server_side=True), address
+                except (ssl.SSLError, OSError):
+                    conn.close()
+                    raise
+
+        self._httpd = QuietServer((host, 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -129,8 +166,11 @@ class FeedServer:
     def port(self) -> int:
         return int(self._httpd.server_address[1])
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, host: str | None = None) -> str:
+        """This server's URL for ``path``; ``host`` replaces its address (a name, say)."""
+        name = host or self.host
+        name = f"[{name}]" if ":" in name else name
+        return f"{self.scheme}://{name}:{self.port}{path}"
 
     def hits(self, path: str) -> list[Seen]:
         with self._lock:

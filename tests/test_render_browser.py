@@ -24,12 +24,9 @@ def test_digest_reads_well_in_chromium(width: int, scheme: str, tmp_path: Path) 
     long_title = support.entry(
         9, title="Anunbreakablewordthatisfartoolongforaphonescreen" * 2 + " and attention"
     )
-    digest = support.digest(entries=[long_title, *support.longest_entries(8)])
-    html = (
-        Renderer(support.settings(), verify=False)
-        .render(digest, unsubscribe_url=support.UNSUBSCRIBE, manage_url=support.MANAGE)
-        .html
-    )
+    digest = support.digest(entries=[long_title, *support.longest_entries(8)], omitted=3)
+    settings = support.settings(footer="Paper Digest Ltd, 1 Example Street, 12345 Town")
+    html = Renderer(settings, verify=False).render(digest, support.ALL_LINKS).html
     titles = [" ".join(item.entry.title.split()) for item in digest.items]
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -53,6 +50,8 @@ def test_digest_reads_well_in_chromium(width: int, scheme: str, tmp_path: Path) 
             dark = background == "rgb(22, 27, 34)"
             assert dark == (scheme == "dark"), background
             assert not page.locator(".preheader").is_visible()
+            for text in ("View in browser", "And 3 more matches", "12345 Town"):
+                assert page.get_by_text(text).first.is_visible(), text
             shot = tmp_path / f"digest-{width}-{scheme}.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000

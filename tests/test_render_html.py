@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 import test_render_support as support
 
-from newsletter.records import DigestItem, RenderedDigest
+from newsletter.records import Digest, DigestItem, DigestLinks, RenderedDigest, Section, Topic
 from newsletter.render import Renderer
 
 
@@ -44,9 +44,8 @@ def parse(html: str) -> Collect:
 @pytest.fixture(scope="module")
 def rendered() -> RenderedDigest:
     digest = support.digest(12, updated=(support.entry(50, version=2),))
-    return Renderer(support.settings(), verify=False).render(
-        digest, unsubscribe_url=support.UNSUBSCRIBE, manage_url=support.MANAGE
-    )
+    links = DigestLinks(support.UNSUBSCRIBE, manage_url=support.MANAGE)
+    return Renderer(support.settings(), verify=False).render(digest, links)
 
 
 def test_layout_is_email_safe(rendered: RenderedDigest) -> None:
@@ -104,7 +103,7 @@ def test_card_content() -> None:
     item = support.item(entry, ("Vision transformers", "Segmentation"), ("transformer",))
     html = (
         Renderer(support.settings(), verify=False)
-        .render(support.digest_of(item), unsubscribe_url=support.UNSUBSCRIBE)
+        .render(support.digest_of(item), support.LINKS)
         .html
     )
     text = " ".join(parse(html).text)
@@ -121,11 +120,7 @@ def test_card_content() -> None:
 def test_code_link_when_abstract_mentions_a_repository() -> None:
     entry = support.entry(0, abstract="We release it at https://github.com/acme/tool. Enjoy.")
     digest = support.digest(entries=[entry])
-    html = (
-        Renderer(support.settings(), verify=False)
-        .render(digest, unsubscribe_url=support.UNSUBSCRIBE)
-        .html
-    )
+    html = Renderer(support.settings(), verify=False).render(digest, support.LINKS).html
     assert '<a class="link" href="https://github.com/acme/tool"' in html
 
 
@@ -143,9 +138,7 @@ def test_feed_text_is_escaped_and_control_characters_never_reach_html() -> None:
         categories=('"><svg onload=alert(5)>',),
     )
     digest = support.digest(entries=[evil])
-    out = Renderer(support.settings(), verify=True).render(
-        digest, unsubscribe_url=support.UNSUBSCRIBE
-    )
+    out = Renderer(support.settings(), verify=True).render(digest, support.LINKS)
     doc = parse(out.html)
     tags = {t for t, _ in doc.tags}
     assert not tags & {"script", "form", "input", "img", "svg", "iframe"}
@@ -160,16 +153,14 @@ def test_feed_text_is_escaped_and_control_characters_never_reach_html() -> None:
 
 def test_html_fits_the_budget_for_25_longest_papers() -> None:
     digest = support.digest(entries=support.longest_entries(25))
-    out = Renderer(support.settings(), verify=False).render(
-        digest, unsubscribe_url=support.UNSUBSCRIBE, manage_url=support.MANAGE
-    )
-    assert len(out.html.encode("utf-8")) <= 100_000
+    out = Renderer(support.settings(), verify=False).render(digest, support.ALL_LINKS)
+    assert out.html_size <= 100_000
     assert len([1 for t, a in parse(out.html).tags if a.get("class") == "card"]) == 25
 
 
 def test_right_to_left_language_sets_dir() -> None:
     out = Renderer(support.settings(lang="ar"), verify=False).render(
-        support.digest(2), unsubscribe_url=support.UNSUBSCRIBE
+        support.digest(2), support.LINKS
     )
     assert '<html lang="ar" dir="rtl">' in out.html
 
@@ -179,9 +170,76 @@ def test_digest_item_with_spans_out_of_range_is_harmless() -> None:
     item = DigestItem(
         entry=entry, score=1, topics=("X",), title_spans=((-5, 3), (900, 1000), (2, 1))
     )
-    html = (
-        Renderer(support.settings())
-        .render(support.digest_of(item), unsubscribe_url=support.UNSUBSCRIBE)
-        .html
+    html = Renderer(support.settings()).render(support.digest_of(item), support.LINKS).html
+    assert re.search(f'<b class="title-hl"[^>]*>{re.escape(entry.title[:3])}</b>', html)
+
+
+def test_view_in_browser_manage_link_and_footer_line() -> None:
+    settings = support.settings(footer="Paper Digest Ltd\n1 Example Street, 12345 Town\n")
+    out = Renderer(settings, verify=False).render(support.digest(3), support.ALL_LINKS)
+    doc = parse(out.html)
+    hrefs = [a.get("href") for t, a in doc.tags if t == "a"]
+    assert hrefs[0] == support.VIEW, "the archived copy is the first link of the mail"
+    text = " ".join(doc.text)
+    view = out.html.index(">View in browser</a>")
+    assert view < out.html.index('class="brand"'), "at the top, above the header"
+    assert support.MANAGE in hrefs and "Manage your topics" in text
+    assert "reply to this email" not in text
+    assert text.rstrip().endswith("Paper Digest Ltd 1 Example Street, 12345 Town")
+    assert "Paper Digest Ltd<br>1 Example Street" in out.html
+    bare = Renderer(support.settings(), verify=False).render(support.digest(3), support.LINKS)
+    assert "View in browser" not in bare.html and "Manage your topics" not in bare.html
+    assert "12345 Town" not in bare.html
+
+
+def px(style: str, prop: str) -> int:
+    found = re.search(rf"(?:^|;)\s*{prop}:(\d+)px", style)
+    assert found is not None, (prop, style)
+    return int(found.group(1))
+
+
+def test_trending_section_shows_upvotes_prominently() -> None:
+    hot = Topic(id="hot", title="Trending on Hugging Face", trending=10)
+    entries = [support.entry(0, popularity=321), support.entry(2, popularity=None)]
+    items = tuple(support.item(e, (hot.title, "Vision transformers")) for e in entries)
+    digest = Digest(
+        subscriber=support.digest(1).subscriber,
+        sections=(Section(topic=hot, items=items),),
+        created=support.NOW,
     )
-    assert re.search(f'<b class="hl"[^>]*>{re.escape(entry.title[:3])}</b>', html)
+    out = Renderer(support.settings(), verify=False).render(digest, support.LINKS)
+    badge = re.findall(r'<span class="trend-count" style="([^"]*)">([^<]*)</span>', out.html)
+    assert [count for _, count in badge] == ["▲ 321"], "one badge: the paper without votes has none"
+    title = re.search(r'<h3 class="paper-title" style="([^"]*)"', out.html)
+    assert title is not None
+    assert px(badge[0][0], "font-size") > px(title.group(1), "font-size"), "larger than the title"
+    assert "▲ 321 upvotes" not in out.html, "not repeated in the meta line"
+    assert "Matched: Trending on Hugging Face, Vision transformers" in out.html
+    assert "  1. ▲ 321 upvotes\n" in out.text
+
+
+def test_highlights_for_every_client() -> None:
+    """Highlighted words keep the link colour in titles, stay visible without their
+    background (some clients recolour mail), and carry no bgcolor attribute."""
+    entry = support.entry(6, title="Attention is all you need, attention")
+    item = support.item(entry, ("Vision transformers",), ("attention",))
+    out = Renderer(support.settings(), verify=False).render(support.digest_of(item), support.LINKS)
+    title_marks = re.findall(r'<b class="title-hl" style="([^"]*)"', out.html)
+    assert len(title_marks) == 2
+    assert all("color" not in s.replace("background-color", "") for s in title_marks)
+    assert all("text-decoration:underline" in s for s in title_marks)
+    marks = re.findall(r'<b class="hl" style="([^"]*)"', out.html)
+    assert marks and all("font-weight:bold" in s for s in marks)
+    assert not re.search(r"<b [^>]*bgcolor", out.html)
+    assert 'bgcolor="#ffffff"' in out.html, "Outlook still gets the page colours"
+
+
+def test_outlook_and_word_wrapping_details(rendered: RenderedDigest) -> None:
+    html = rendered.html
+    assert "overflow-wrap" not in html
+    cells = [a.get("style") or "" for t, a in parse(html).tags if a.get("class") == "card-cell"]
+    assert all("word-break:break-word; word-wrap:break-word" in s for s in cells)
+    styles = [a.get("style") or "" for _, a in parse(html).tags]
+    with_height = [s for s in styles if "line-height" in s]
+    assert with_height and all("mso-line-height-rule:exactly" in s for s in with_height)
+    assert re.search(r'<!--\[if mso\]><table [^>]*width="640" style="width:640px"', html)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import smtplib
 import socket
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import policy
 
@@ -12,23 +13,29 @@ import pytest
 import test_render_support as support
 from aiosmtpd.controller import Controller
 
-from newsletter.records import Message
-from newsletter.render import HeaderError, RenderConfigError, Renderer
+from newsletter.records import DigestLinks, Message
+from newsletter.render import DigestRenderError, HeaderError, RenderConfigError, Renderer
 
 WHEN = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 
 
-def build(name: str | None = "Rea Der", title: str = "Paper Digest", **kw: object) -> Message:
+def build(
+    name: str | None = "Rea Der",
+    title: str = "Paper Digest",
+    links: DigestLinks = support.LINKS,
+    feedback_id: str | None = None,
+    **kw: object,
+) -> Message:
     renderer = Renderer(support.settings(title=title), verify=False)
     digest = support.digest(5, name=name)
-    rendered = renderer.render(digest, unsubscribe_url=support.UNSUBSCRIBE)
+    rendered = renderer.render(digest, links)
     return renderer.message(
         digest,
         rendered,
         message_id=str(kw.get("message_id", "<run1.reader@digest.example.org>")),
-        unsubscribe_url=support.UNSUBSCRIBE,
         unsubscribe_mailto="mailto:unsubscribe@digest.example.org?subject=unsubscribe",
         date=WHEN,
+        feedback_id=feedback_id,
     )
 
 
@@ -56,7 +63,25 @@ def test_message_structure_and_headers() -> None:
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed["Precedence"] == "bulk"
     assert parsed["List-Id"] == "Paper Digest <paper-digest.digest.example.org>"
+    assert parsed["Archived-At"] is None and parsed["Feedback-ID"] is None
     assert message.carried == support.digest(5).carried
+
+
+def test_archive_link_and_feedback_id_headers() -> None:
+    message = build(links=support.ALL_LINKS, feedback_id="daily-2026-11-26:papers:digest:news")
+    parsed = email.message_from_bytes(message.data, policy=policy.default)
+    assert parsed["Archived-At"] == f"<{support.VIEW}>"  # RFC 5064
+    assert parsed["Feedback-ID"] == "daily-2026-11-26:papers:digest:news"
+
+
+def test_the_bodies_are_the_encoded_parts_the_renderer_measured() -> None:
+    renderer = Renderer(support.settings(), verify=False)
+    digest = support.digest(8)
+    rendered = renderer.render(digest, support.ALL_LINKS)
+    message = renderer.message(digest, rendered, message_id="<a@b>", date=WHEN)
+    _, _, body = message.data.partition(b"\r\n\r\n")
+    assert rendered.html_qp in body and rendered.text_qp in body
+    assert rendered.html_size == len(rendered.html_qp) > len(rendered.html.encode())
 
 
 def test_non_ascii_names_and_subject_are_encoded() -> None:
@@ -80,13 +105,17 @@ def test_line_breaks_in_feed_or_config_values_never_inject_headers() -> None:
         support.settings(sender="Digest <d@example.org>\nBcc: victim@example.net")
     with pytest.raises(HeaderError):
         build(message_id="<id@host>\r\nBcc: victim@example.net")
+    with pytest.raises(HeaderError):
+        build(feedback_id="a:b\r\nBcc: victim@example.net")
+    with pytest.raises(HeaderError):
+        build(links=DigestLinks(support.UNSUBSCRIBE, view_url="https://x.org/\nBcc: v@x"))
     renderer = Renderer(support.settings(), verify=False)
     digest = support.digest(1)
-    rendered = renderer.render(digest, unsubscribe_url=support.UNSUBSCRIBE)
-    with pytest.raises(HeaderError):
-        renderer.message(
-            digest, rendered, message_id="<a@b>", unsubscribe_url="https://x.org/\r\nBcc: v@x"
-        )
+    rendered = renderer.render(digest, DigestLinks("https://x.org/u?t=1"))
+    bad = replace(rendered, links=DigestLinks("https://x.org/\r\nBcc: v@x"))
+    with pytest.raises(HeaderError) as raised:
+        renderer.message(digest, bad, message_id="<a@b>")
+    assert isinstance(raised.value, DigestRenderError), "one digest's problem, not the run's"
 
 
 def test_message_travels_through_a_real_smtp_server() -> None:

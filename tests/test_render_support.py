@@ -12,13 +12,18 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-from newsletter.records import Digest, DigestItem, Entry, Section, Subscriber, Topic
+from newsletter.records import Digest, DigestItem, DigestLinks, Entry, Section, Subscriber, Topic
 from newsletter.render import RenderSettings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 UNSUBSCRIBE = "https://digest.example.org/u/tok3n-abc?list=papers&x=1"
 MANAGE = "https://digest.example.org/manage/tok3n-abc"
+VIEW = "https://digest.example.org/d/2026-11-26/tok3n-abc"
+ALL = "https://digest.example.org/d/2026-11-26/tok3n-abc/all"
+LINKS = DigestLinks(unsubscribe_url=UNSUBSCRIBE)
+"""Only the unsubscribe link (no web archive, no manage page)."""
+ALL_LINKS = DigestLinks(unsubscribe_url=UNSUBSCRIBE, manage_url=MANAGE, view_url=VIEW, all_url=ALL)
 
 AUTHORS = (
     "Ada Lovelace",
@@ -108,6 +113,7 @@ def digest(
     name: str | None = "Rea Der",
     entries: list[Entry] | None = None,
     updated: tuple[Entry, ...] = (),
+    omitted: int = 0,
 ) -> Digest:
     """A digest of ``count`` sample papers spread over three topics."""
     topics = tuple(
@@ -123,7 +129,13 @@ def digest(
             items = tuple(item(e, (topic.title,), words) for e in members)
             sections.append(Section(topic=topic, items=items))
     subscriber = Subscriber(email=email, topics=topics, schedule="daily", name=name)
-    return Digest(subscriber=subscriber, sections=tuple(sections), created=NOW, updated=updated)
+    return Digest(
+        subscriber=subscriber,
+        sections=tuple(sections),
+        created=NOW,
+        updated=updated,
+        omitted=omitted,
+    )
 
 
 def longest_entries(count: int) -> list[Entry]:

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import test_render_support as support
+from hypothesis import given
+from hypothesis import strategies as st
 
+from newsletter.records import DigestLinks
 from newsletter.render import Renderer
-from newsletter.render.textutil import is_lone_url, shorten_authors, wrap
+from newsletter.render.textutil import (
+    clean,
+    clean_keep_edges,
+    is_lone_url,
+    shorten_authors,
+    wrap,
+)
 
 
 def render_text(**kwargs: object) -> str:
     digest = support.digest(**kwargs)  # type: ignore[arg-type]
     return (
         Renderer(support.settings(), verify=False)
-        .render(digest, unsubscribe_url=support.UNSUBSCRIBE, manage_url=support.MANAGE)
+        .render(digest, DigestLinks(support.UNSUBSCRIBE, manage_url=support.MANAGE))
         .text
     )
 
@@ -45,7 +55,7 @@ def test_papers_are_numbered_across_sections_and_headings_underlined() -> None:
 def test_text_has_the_same_content_as_html() -> None:
     digest = support.digest(6)
     out = Renderer(support.settings(), verify=False).render(
-        digest, unsubscribe_url=support.UNSUBSCRIBE, manage_url=support.MANAGE
+        digest, DigestLinks(support.UNSUBSCRIBE, manage_url=support.MANAGE)
     )
     flat = " ".join(out.text.split())
     for item in digest.items:
@@ -68,3 +78,34 @@ def test_shorten_authors() -> None:
     assert shorten_authors(["A", "B"]) == "A and B"
     assert shorten_authors(["A", "B", "C", "D"]) == "A, B, C and D"
     assert shorten_authors(["A", "B", "C", "D", "E"]) == "A, B, C and 2 others"
+
+
+def test_view_link_first_and_footer_line_last() -> None:
+    settings = support.settings(footer="Paper Digest Ltd\n\n1 Example Street, 12345 Town")
+    out = Renderer(settings, verify=False).render(support.digest(2), support.ALL_LINKS)
+    lines = out.text.splitlines()
+    assert lines[0] == f"View in browser: {support.VIEW}" and lines[1] == ""
+    assert lines[-2:] == ["Paper Digest Ltd", "1 Example Street, 12345 Town"]
+    assert lines[lines.index("Manage your topics:") + 1] == support.MANAGE
+
+
+@given(st.text(alphabet=" \t\n\x00\x85\xa0ab\u2003é\ufffe", max_size=30))
+def test_clean_removes_controls_and_collapses_whitespace(text: str) -> None:
+    expected = re.sub(r"\s+", " ", re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe]", "", text))
+    assert clean_keep_edges(text) == expected
+    assert clean(text) == expected.strip()
+
+
+@given(
+    st.lists(st.text(alphabet="abcdefghij/:.", min_size=1, max_size=30), max_size=20),
+    st.integers(10, 80),
+    st.sampled_from(["", "  ", "     "]),
+)
+def test_wrap_is_greedy_and_keeps_every_word(words: list[str], width: int, indent: str) -> None:
+    lines = wrap(" ".join(words), width, indent, "-> ")
+    assert " ".join(lines).split() == (["->", *words] if words else [])
+    assert all(line.startswith(indent) for line in lines[1:])
+    for line, following in itertools.pairwise(lines):
+        assert len(line) + 1 + len(following.split()[0]) > width, "that word would have fit"
+    for n, line in enumerate(lines):  # a line past the width holds one long word
+        assert len(line) <= width or len(line.split()) == (2 if n == 0 else 1)

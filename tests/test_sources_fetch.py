@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import logging
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,7 @@ from sources_server import Clock, FeedServer, Reply, serve
 
 import newsletter
 from newsletter.sources import FeedSpec, FeedState, FetchOutcome, fetch_feeds, health
+from newsletter.sources.fetch import PER_HOST
 from newsletter.sources.politeness import BACKOFF_BASE, BACKOFF_CAP
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
@@ -174,6 +177,58 @@ def test_permanent_redirect_updates_the_url_and_temporary_does_not(
     assert temp.status == "new" and temp.state.url == server.url("/tmp")
 
 
+def test_304_redirect_and_error_answers_leave_the_connection_reusable(
+    server: FeedServer, clock: Clock
+) -> None:
+    server.routes["/same"] = Reply(body=rss("a"), etag='"e"', headers={"Content-Type": RSS})
+    server.routes["/hop"] = Reply(302, b"see /same", headers={"Location": "/same"})
+    server.routes["/broken"] = Reply(500, b"oops")
+    specs = [FeedSpec(n, server.url(f"/{n}")) for n in ("same", "hop", "broken")]
+    state = FeedState(url=server.url("/same"), etag='"e"')
+    outcomes = fetch_feeds(
+        [(specs[0], state), (specs[1], None), (specs[2], None)], now=clock, concurrency=1
+    )
+    assert [o.status for o in outcomes] == ["not_modified", "new", "error"]
+    assert len({seen.client_port for seen in server.requests}) == 1  # one connection for all
+
+
+def test_a_kept_alive_connection_the_server_closed_is_not_reused(
+    server: FeedServer, clock: Clock
+) -> None:
+    server.routes["/first"] = Reply(body=rss("a"), headers={"Content-Type": RSS}, mode="hang-up")
+    server.routes["/second"] = Reply(body=rss("b"), headers={"Content-Type": RSS})
+    first, second = fetch_feeds(
+        [(FeedSpec(n, server.url(f"/{n}")), None) for n in ("first", "second")],
+        now=clock,
+        concurrency=1,
+    )
+    assert first.status == second.status == "new", second.message
+    assert len({seen.client_port for seen in server.requests}) == 2
+
+
+def test_at_most_two_downloads_at_once_from_one_host(server: FeedServer, clock: Clock) -> None:
+    changed = threading.Condition()
+    in_flight, most = [0], [0]
+
+    def held() -> Reply:
+        with changed:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            changed.notify_all()
+            # Give a third download from this host the chance to arrive: it must not.
+            changed.wait_for(lambda: in_flight[0] > PER_HOST, timeout=0.3)
+            in_flight[0] -= 1
+        return Reply(body=rss("held"), headers={"Content-Type": RSS})
+
+    for i in range(6):
+        server.routes[f"/h{i}"] = held
+    outcomes = fetch_feeds(
+        [(FeedSpec(f"h{i}", server.url(f"/h{i}")), None) for i in range(6)], now=clock
+    )
+    assert [o.status for o in outcomes] == ["new"] * 6
+    assert most[0] == PER_HOST == 2
+
+
 def test_410_disables_the_feed_until_forced(server: FeedServer, clock: Clock) -> None:
     server.routes["/gone"] = Reply(410, b"gone")
     spec = FeedSpec("gone", server.url("/gone"))
@@ -194,6 +249,22 @@ def test_redirect_to_a_non_http_scheme_is_refused(server: FeedServer, clock: Clo
     server.routes["/sneaky"] = Reply(302, headers={"Location": "file:///etc/passwd"})
     outcome = fetch_one(FeedSpec("s", server.url("/sneaky")), None, clock)
     assert outcome.status == "error" and "non-http(s)" in outcome.message
+
+
+def test_unparsable_urls_are_that_feeds_error_not_a_crash(
+    server: FeedServer, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.routes["/bad-hop"] = Reply(302, headers={"Location": "http://[::1/feed"})
+    hop, stored = fetch_feeds(
+        [
+            (FeedSpec("hop", server.url("/bad-hop")), None),
+            (FeedSpec("stored", "http://[::1/feed"), None),
+        ],
+        now=clock,
+    )
+    assert hop.status == "error" and "refused a redirect to an invalid URL" in hop.message
+    assert stored.status == "error" and stored.message.startswith("invalid URL 'http://[::1/feed'")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback
 
 
 def test_timeout_and_oversize_fail_only_that_feed(server: FeedServer, clock: Clock) -> None:

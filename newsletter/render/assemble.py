@@ -1,27 +1,39 @@
-"""Inline once, fill in many times: compiled pieces of already-inlined HTML.
+"""Inline once, fill in many times: a template's output with holes, compiled into pieces.
 
-The page is rendered with a placeholder for each per-subscriber string and a marker where
-the parts (paper cards, section headings, list rows) go, inlined once, and cut into
-pieces. Filling in a subscriber's values needs the exact escaping lxml would have used
-for that value at that spot, so each placeholder remembers whether it sits in text or in
-an attribute (and which).
+A *shape* is what a template printed with every per-subscriber value replaced by a token
+(:mod:`newsletter.render.holes`) and every run of adjacent parts by a group marker. It is
+inlined once with premailer and cut into pieces: static text, value holes and group holes.
+Filling a value hole needs the exact escaping lxml's serializer would have used for that
+value at that spot, so each hole remembers whether it sits in text or in an attribute (and
+which). A value in a spot whose output premailer itself depends on — a ``class``, ``id`` or
+``style`` attribute, a ``<style>`` or ``<script>`` element, a comment — cannot be a hole:
+:class:`Unsupported` tells the renderer to fall back to the naive path.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from lxml import etree  # type: ignore[import-untyped]
+
+from newsletter.render import encoding, inline
 
 _TAG = re.compile(r"<([A-Za-z][A-Za-z0-9]*)")
 _ATTR = re.compile(r"([^\s=\"'<>/]+)\s*=\s*[\"']?[^\"'<>]*$")
 _PLAIN_TEXT = re.compile(r"[^&<>\x00-\x1f\x7f-\xa0]*")
 _PLAIN_ATTR = re.compile(r"[!#-%'-;=?-~]*")
+_RAW_TEXT = ("style", "script", "title", "textarea")
+_STYLED_ATTRS = frozenset({"class", "id", "style"})
+
+
+class Unsupported(Exception):
+    """A shape puts a per-subscriber value where it cannot be filled in after inlining."""
 
 
 @dataclass(frozen=True, slots=True)
-class Hole:
+class ValueHole:
     """A per-subscriber value at one spot: in text (``attr`` is None) or in an attribute."""
 
     index: int
@@ -29,7 +41,15 @@ class Hole:
     attr: str | None
 
 
-Piece = str | Hole
+@dataclass(frozen=True, slots=True)
+class GroupHole:
+    """Where a run of parts goes (the ``index``-th group of the template's output)."""
+
+    index: int
+
+
+Piece = encoding.Chunk | ValueHole | GroupHole
+"""Static text (with its encoding prepared), a value hole or a group hole."""
 
 
 def escape_text(value: str) -> str:
@@ -57,41 +77,84 @@ def escape_attr(tag: str, attr: str, value: str) -> str:
     return out[start:end]
 
 
-def compile_pieces(html: str, token: re.Pattern[str], slot: str | None = None) -> list[Piece]:
-    """Cut inlined HTML at placeholders (``token`` with the value index as group 1).
+def _in_comment(html: str, pos: int) -> bool:
+    return html.rfind("<!--", 0, pos) > html.rfind("-->", 0, pos)
 
-    ``slot`` (a marker string) becomes a ``Hole`` with index -1 where parts are inserted.
+
+def _in_raw_text(html: str, pos: int) -> bool:
+    lowered = html[:pos].lower()
+    return any(lowered.rfind(f"<{tag}") > lowered.rfind(f"</{tag}") for tag in _RAW_TEXT)
+
+
+def _value_hole(html: str, start: int, index: int) -> ValueHole:
+    if _in_comment(html, start):
+        raise Unsupported("a per-subscriber value inside an HTML comment")
+    lt = html.rfind("<", 0, start)
+    gt = html.rfind(">", 0, start)
+    if lt > gt:
+        tag = _TAG.match(html, lt)
+        attr = _ATTR.search(html, lt, start)
+        if tag is None or attr is None:
+            raise Unsupported("a per-subscriber value inside a tag but not in an attribute")
+        name = attr.group(1).lower()
+        if name in _STYLED_ATTRS or name.startswith("on"):
+            raise Unsupported(f"a per-subscriber value in a {name}= attribute")
+        return ValueHole(index, tag.group(1).lower(), name)
+    if _in_raw_text(html, start):
+        raise Unsupported("a per-subscriber value inside <style>, <script>, <title> or similar")
+    return ValueHole(index, "p", None)
+
+
+def compile_shape(
+    html: str, token: re.Pattern[str], group: str, expected: Counter[int], groups: int
+) -> list[Piece]:
+    """Cut inlined HTML at value tokens (``token``, value index as group 1) and at group
+    markers (``group``); static text gets :func:`inline.break_lines`.
+
+    ``expected`` counts each value token in the template's output and ``groups`` the group
+    markers: inlining must keep every one of them, or the shape cannot be filled in.
     """
     pieces: list[Piece] = []
-    pattern = token if slot is None else re.compile(f"{token.pattern}|{re.escape(slot)}")
+    found: Counter[int] = Counter()
+    group_count = 0
+    pattern = re.compile(f"{token.pattern}|{re.escape(group)}")
     pos = 0
-    for found in pattern.finditer(html):
-        if found.start() > pos:
-            pieces.append(html[pos : found.start()])
-        pos = found.end()
-        if found.group(1) is None:
-            pieces.append(Hole(-1, "", None))
+    for match in pattern.finditer(html):
+        if match.start() > pos:
+            pieces.append(encoding.chunk(inline.break_lines(html[pos : match.start()])))
+        pos = match.end()
+        if match.group(1) is None:
+            lt = html.rfind("<", 0, match.start())
+            if lt > html.rfind(">", 0, match.start()) or _in_comment(html, match.start()):
+                raise Unsupported("a part printed inside a tag or a comment")
+            pieces.append(GroupHole(group_count))
+            group_count += 1
             continue
-        lt = html.rfind("<", 0, found.start())
-        gt = html.rfind(">", 0, found.start())
-        if lt > gt:
-            tag = _TAG.match(html, lt)
-            attr = _ATTR.search(html, lt, found.start())
-            if tag is None or attr is None:
-                raise ValueError("a per-subscriber value sits inside a tag but not in an attribute")
-            pieces.append(Hole(int(found.group(1)), tag.group(1).lower(), attr.group(1).lower()))
-        else:
-            pieces.append(Hole(int(found.group(1)), "p", None))
+        index = int(match.group(1))
+        found[index] += 1
+        pieces.append(_value_hole(html, match.start(), index))
     if pos < len(html):
-        pieces.append(html[pos:])
+        pieces.append(encoding.chunk(inline.break_lines(html[pos:])))
+    if found != expected or group_count != groups:
+        raise Unsupported("inlining dropped or moved a per-subscriber value or a part")
     return pieces
 
 
-def fill(pieces: list[Piece], values: list[str], out: list[str]) -> None:
-    """Append ``pieces`` to ``out`` with each hole replaced by its escaped value."""
+Filled = str | encoding.Chunk
+"""Filled-in HTML: escaped values as strings, kept pieces and parts as chunks."""
+
+
+def fill(
+    pieces: list[Piece], values: list[str], groups: list[list[Filled]], out: list[Filled]
+) -> None:
+    """Append ``pieces`` to ``out`` with each value hole replaced by its escaped value and
+    each group hole by the HTML of its parts (static pieces and parts are appended as they
+    are, with their prepared encodings)."""
     for piece in pieces:
-        if isinstance(piece, str):
+        if isinstance(piece, encoding.Chunk):
             out.append(piece)
+        elif isinstance(piece, GroupHole):
+            out.extend(groups[piece.index])
         elif piece.attr is None:
             out.append(escape_text(values[piece.index]))
         else:

@@ -2,69 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
 
-import jinja2
-
-from newsletter.records import Digest, DigestItem, Entry, Section, Subscriber, Topic
-from newsletter.render import environment
-from newsletter.render.naive import render_naive
+from newsletter.render import errors, sample
+from newsletter.render.renderer import Renderer
 from newsletter.render.settings import RenderSettings
 
-
-def sample_digest() -> Digest:
-    """A small digest that exercises every template branch (links, lists, highlights)."""
-    when = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)
-    entry = Entry(
-        key="arxiv:2401.00001",
-        title="A sample paper about attention",
-        link="https://arxiv.org/abs/2401.00001",
-        published=when,
-        abstract="We study attention. Code: https://github.com/example/sample.",
-        authors=("A. Author", "B. Author", "C. Author", "D. Author", "E. Author"),
-        categories=("cs.LG",),
-        feeds=("arxiv",),
-        popularity=3,
-        arxiv_id="2401.00001",
-        version=2,
-    )
-    topic = Topic(id="attention", title="Attention", query="attention")
-    item = DigestItem(
-        entry=entry,
-        score=1.0,
-        topics=("Attention",),
-        title_spans=((23, 32),),
-        abstract_spans=((9, 18),),
-    )
-    return Digest(
-        subscriber=Subscriber(email="check@example.org", topics=(topic,), schedule="daily"),
-        sections=(Section(topic=topic, items=(item,)),),
-        created=when,
-        updated=(entry,),
-    )
+SAMPLE_FOOTER = "Sample Newsletter\n1 Example Street, 12345 Exampletown"
+CHECK_BUDGET = 10_000
+"""The smallest budget allowed: the overflowing sample exceeds it, so the "listed by title"
+branch runs too."""
 
 
 def check_templates(settings: RenderSettings) -> list[str]:
-    """Compile every template and render a sample digest; errors as ``path:line: message``."""
-    errors: list[str] = []
-    envs = (
-        environment.make_environment(settings, html=True),
-        environment.make_environment(settings, html=False),
+    """Load every template and render the sample digests through every branch (the footer
+    line, the view link, a cut, a trending section, papers listed by title…); problems as
+    ``path:line: message``, none when all is well."""
+    settings = replace(
+        settings, footer=settings.footer or SAMPLE_FOOTER, max_html_bytes=CHECK_BUDGET
     )
-    for env, html in zip(envs, (True, False), strict=True):
-        errors += environment.compile_errors(env, html=html)
-    if errors:
-        return sorted(set(errors))
     try:
-        render_naive(
-            settings,
-            sample_digest(),
-            unsubscribe_url="https://example.org/unsubscribe",
-            manage_url="https://example.org/manage",
-            envs=envs,
-        )
-    except jinja2.TemplateError as error:
-        errors.append(environment.describe_error(envs[0], error, environment.SKELETON_HTML))
-    except (TypeError, ValueError, AttributeError, KeyError) as error:
-        errors.append(environment.describe_error(envs[0], error, environment.SKELETON_HTML))
-    return errors
+        renderer = Renderer(settings, verify=False)
+        for digest, links in (sample.bare(), sample.overflowing()):
+            renderer.render(digest, links)
+    except errors.TemplateError as error:
+        return error.problems
+    except errors.DigestRenderError as error:
+        return [error.problem]
+    return []

@@ -9,23 +9,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from newsletter.records import Digest
+from newsletter.records import Digest, DigestLinks
 from newsletter.render import textutil, views
 from newsletter.render.settings import RenderSettings
-
-SUBSCRIBER_VALUES: tuple[str, ...] = (
-    "date",
-    "summary",
-    "preheader",
-    "subscriber_email",
-    "subscriber_name",
-    "topics_text",
-    "unsubscribe_url",
-    "manage_url",
-)
-"""Per-subscriber strings. The fast renderer inlines the page once with a placeholder for
-each and fills in the (escaped) values per subscriber, so templates must print them as they
-are (no filters that change them)."""
 
 _URL_UNSAFE = re.compile(r'[\x00-\x20"<>\\^`{|}\x7f]')
 
@@ -41,29 +27,40 @@ def url_value(url: str | None) -> str | None:
 
 
 def run_globals(settings: RenderSettings) -> dict[str, Any]:
-    """Values every template (the page and each part) receives."""
+    """Values every template (the page and each part) receives: the same for everyone."""
     return {
         "title": textutil.clean(settings.title),
         "base_url": settings.base_url,
         "lang": settings.lang,
         "dir": settings.direction,
+        "footer": "\n".join(settings.footer_lines) or None,
+        "footer_lines": settings.footer_lines,
     }
 
 
 def subscriber_values(
-    digest: Digest, unsubscribe_url: str, manage_url: str | None
-) -> dict[str, str | None]:
-    """The per-subscriber strings (see :data:`SUBSCRIBER_VALUES`)."""
+    digest: Digest, links: DigestLinks, mark: views.Marking = views.PLAIN
+) -> dict[str, Any]:
+    """The page's per-subscriber strings (the same for every size-budget attempt)."""
     subscriber = digest.subscriber
+    name = textutil.clean(subscriber.name or "")
     return {
-        "date": textutil.format_long_date(digest.created),
-        "summary": views.summary(digest),
-        "preheader": views.preheader(digest),
-        "subscriber_email": textutil.clean(subscriber.email),
-        "subscriber_name": textutil.clean(subscriber.name or "") or None,
-        "topics_text": views.topics_text(digest),
-        "unsubscribe_url": url_value(unsubscribe_url),
-        "manage_url": url_value(manage_url),
+        "date": mark.text(textutil.format_long_date(digest.created)),
+        "summary": mark.text(views.summary(digest)),
+        "preheader": mark.text(views.preheader(digest)),
+        "subscriber_email": mark.text(textutil.clean(subscriber.email)),
+        "subscriber_name": mark.text(name) if name else None,
+        "topics_text": mark.text(views.topics_text(digest)),
+        "unsubscribe_url": mark.maybe(url_value(links.unsubscribe_url)),
+        "manage_url": mark.maybe(url_value(links.manage_url)),
+        "view_url": mark.maybe(url_value(links.view_url)),
+        "all_url": mark.maybe(url_value(links.all_url)),
+        "updated": views.updated_links(digest, mark),
+        "updated_heading": mark.text(
+            f"Updated: {textutil.plural(len(digest.updated), 'paper')} you already got"
+        ),
+        "paper_count": mark.number(len(digest.items)),
+        "topic_count": mark.number(len(digest.subscriber.topics)),
     }
 
 
@@ -72,24 +69,22 @@ def page_context(
     digest: Digest,
     plan: views.Plan,
     cards: Sequence[views.Card],
-    values: dict[str, str | None],
+    values: dict[str, Any],
+    mark: views.Marking = views.PLAIN,
 ) -> dict[str, Any]:
-    """Everything ``digest.html.j2`` and ``digest.txt.j2`` receive."""
-    sections, more, hidden = views.sections(digest, plan, cards)
-    updated = views.updated_links(digest)
+    """Everything ``digest.html.j2`` and ``digest.txt.j2`` receive (but ``part`` and
+    ``highlight``, which each renderer adds)."""
+    sections, more, listed = views.sections(digest, plan, cards, mark)
+    cut = views.Cut(listed=listed, omitted=max(digest.omitted, 0), limit=len(digest.items))
     context = run_globals(settings)
     context.update(values)
     context.update(
         {
             "sections": sections,
             "more": more,
-            "more_heading": f"And {textutil.plural(hidden, 'more matching paper')}",
-            "updated": updated,
-            "updated_heading": (
-                f"Updated: {textutil.plural(len(digest.updated), 'paper')} you already got"
-            ),
-            "paper_count": len(digest.items),
-            "topic_count": len(digest.subscriber.topics),
+            "more_count": mark.number(cut.count),
+            "more_heading": mark.text(cut.heading),
+            "more_reason": mark.text(cut.reason) if cut.count else "",
         }
     )
     return context

@@ -1,14 +1,13 @@
-"""MIME bytes built directly: headers written once per run where they can be, parts
-quoted-printable encoded piece by piece so shared pieces are encoded once.
+"""MIME bytes built directly: headers written once per run where they can be, and the
+bodies the renderer already encoded (:mod:`newsletter.render.encoding`) joined in.
 
 Header values that come from config or feeds never carry a line break into the message:
 configured values are refused up front (:class:`RenderSettings`), feed-derived text is
-flattened to one line, and addresses and URLs with control characters are refused.
+flattened to one line, and addresses, URLs and IDs with control characters are refused.
 """
 
 from __future__ import annotations
 
-import binascii
 import re
 from datetime import UTC, datetime
 from email.header import Header
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 
 from newsletter.records import Digest, Message, RenderedDigest
 from newsletter.render import textutil
+from newsletter.render.errors import DigestRenderError
 from newsletter.render.settings import RenderSettings
 
 CRLF = b"\r\n"
@@ -26,31 +26,15 @@ _LIST_ID_LABEL = re.compile(r"[^a-z0-9-]+")
 _FEEDBACK_ID = re.compile(r"[!-~]+(?: [!-~]+)*")
 
 
-class HeaderError(ValueError):
+class HeaderError(DigestRenderError, ValueError):
     """A value cannot go into a mail header safely (it would inject or break a header)."""
-
-
-def qp_chunk(text: str) -> bytes:
-    """Quoted-printable for one piece, ending in a soft line break so pieces concatenate."""
-    if not text:
-        return b""
-    data = text.replace("\r\n", "\n").encode("utf-8")
-    encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
-    encoded = encoded.replace(b"\r\n", b"\n").replace(b"\n", CRLF)
-    return encoded + (b"=\r\n" if not encoded.endswith(CRLF) else b"")
-
-
-def qp_text(text: str) -> bytes:
-    """Quoted-printable for a whole part with CRLF line ends and a final line break."""
-    data = text.replace("\r\n", "\n").encode("utf-8")
-    encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
-    encoded = encoded.replace(b"\r\n", b"\n").replace(b"\n", CRLF)
-    return encoded if encoded.endswith(CRLF) else encoded + CRLF
 
 
 def encode_header(name: str, value: str) -> bytes:
     """``Name: value`` folded to 78 columns, RFC 2047-encoded when not ASCII."""
     value = textutil.header_safe(value)
+    if value.isascii() and len(name) + 2 + len(value) <= 78 and "=?" not in value:
+        return f"{name}: {value}".encode("ascii") + CRLF  # what Header() gives, only faster
     charset = "us-ascii" if value.isascii() else "utf-8"
     folded = Header(value, charset, header_name=name).encode(linesep="\r\n")
     return f"{name}: {folded}".encode("ascii") + CRLF
@@ -72,7 +56,8 @@ def address(addr: str, name: str | None = None) -> str:
 
 
 def header_url(url: str, schemes: tuple[str, ...]) -> str:
-    """A URL for ``List-Unsubscribe``; refuses whitespace, controls and other schemes."""
+    """A URL for ``List-Unsubscribe`` or ``Archived-At``; refuses whitespace, controls and
+    other schemes."""
     if any(c.isspace() or ord(c) < 32 or c in "<>\x7f" for c in url):
         raise HeaderError(f"unsafe URL for a header: {url!r}")
     if urlsplit(url).scheme.lower() not in schemes:
@@ -121,23 +106,24 @@ class MimeBuilder:
         rendered: RenderedDigest,
         *,
         message_id: str,
-        unsubscribe_url: str,
-        unsubscribe_mailto: str | None = None,
         date: datetime | None = None,
-        html_qp: bytes | None = None,
+        unsubscribe_mailto: str | None = None,
         feedback_id: str | None = None,
     ) -> Message:
-        """The message; ``html_qp`` is the HTML part already encoded (from cached pieces)."""
+        """The message: headers, then the bodies ``rendered`` carries."""
         if not _MSGID.fullmatch(message_id):
             raise HeaderError(f"Message-ID must look like <id@host>: {message_id!r}")
         recipient = digest.subscriber.email
-        unsubscribe = [f"<{header_url(unsubscribe_url, ('https', 'http'))}>"]
+        unsubscribe = [f"<{header_url(rendered.links.unsubscribe_url, ('https', 'http'))}>"]
         if unsubscribe_mailto:
             unsubscribe.append(f"<{header_url(unsubscribe_mailto, ('mailto',))}>")
         moment = date or datetime.now(UTC)
         if moment.tzinfo is None:
             raise HeaderError("the Date header needs a timezone-aware datetime")
         extra: list[bytes] = []
+        if rendered.links.view_url:
+            url = header_url(rendered.links.view_url, ("https", "http"))
+            extra.append(encode_header("Archived-At", f"<{url}>"))
         if feedback_id is not None:
             if not _FEEDBACK_ID.fullmatch(feedback_id) or len(feedback_id) > 200:
                 raise HeaderError(f"Feedback-ID must be printable ASCII: {feedback_id!r}")
@@ -154,16 +140,16 @@ class MimeBuilder:
                 self._content_type,
             ]
         )
-        # The line break before a boundary belongs to the boundary, hence the extra CRLFs.
-        html_body = html_qp if html_qp is not None else qp_chunk(rendered.html)
+        # Each body ends with CRLF (hard or soft); the line break before a boundary belongs
+        # to the boundary, hence the extra CRLFs.
         data = b"".join(
             [
                 head,
                 self._text_head,
-                qp_text(rendered.text),
+                rendered.text_qp,
                 CRLF,
                 self._html_head,
-                html_body,
+                rendered.html_qp,
                 CRLF,
                 self._end,
             ]

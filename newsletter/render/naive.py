@@ -6,6 +6,7 @@ for byte, and the baseline of ``bench/render.py``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -13,30 +14,43 @@ from email.utils import format_datetime
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from newsletter.records import Digest, RenderedDigest
-from newsletter.render import context, environment, inline, views
+from newsletter.records import Digest, DigestLinks, RenderedDigest
+from newsletter.render import context, encoding, environment, inline, views
 from newsletter.render.settings import RenderSettings
 
 
-def render_part_naive(env: jinja2.Environment, settings: RenderSettings, *, html: bool) -> Any:
-    """The ``part()`` function templates call: render the named template with its arguments."""
+def template_functions(
+    env: jinja2.Environment, settings: RenderSettings, *, html: bool
+) -> dict[str, Any]:
+    """``part()`` and ``highlight()`` as templates call them, rendering for real."""
     run = context.run_globals(settings)
 
     def part(name: str, **kwargs: Any) -> str:
-        out = env.get_template(name).render(run | kwargs)
+        template = environment.get_template(env, name)
+        out = environment.render(template, run | kwargs | functions)
         return Markup(out) if html else out.strip("\n")
 
-    return part
+    def highlight(runs: Iterable[views.Run], kind: str = "hl") -> str:
+        if not html:
+            return "".join(str(run.text) for run in runs)
+        return Markup("").join(
+            part(environment.HIGHLIGHT_HTML, text=run.text, kind=kind)
+            if run.marked
+            else escape(run.text)
+            for run in runs
+        )
+
+    functions = {"part": environment.Trusted(part), "highlight": environment.Trusted(highlight)}
+    return functions
 
 
 def render_naive(
     settings: RenderSettings,
     digest: Digest,
+    links: DigestLinks,
     *,
-    unsubscribe_url: str,
-    manage_url: str | None = None,
     envs: tuple[jinja2.Environment, jinja2.Environment] | None = None,
 ) -> RenderedDigest:
     """Render ``digest`` the slow, obvious way (full render + premailer per size-budget try)."""
@@ -44,28 +58,34 @@ def render_naive(
         environment.make_environment(settings, html=True),
         environment.make_environment(settings, html=False),
     )
-    values = context.subscriber_values(digest, unsubscribe_url, manage_url)
+    skeleton_html = environment.get_template(html_env, environment.SKELETON_HTML)
+    skeleton_text = environment.get_template(text_env, environment.SKELETON_TEXT)
+    values = context.subscriber_values(digest, links)
     items = digest.items
-    html_part = render_part_naive(html_env, settings, html=True)
-    pages: dict[views.Plan, str] = {}
+    html_functions = template_functions(html_env, settings, html=True)
+    pages: dict[views.Plan, tuple[dict[str, Any], str, bytes]] = {}
 
     def fits(plan: views.Plan) -> bool:
         cards = [views.make_card(item, plan.limit) for item in items[: plan.shown]]
         page = context.page_context(settings, digest, plan, cards, values)
-        raw = html_env.get_template(environment.SKELETON_HTML).render(page, part=html_part)
-        pages[plan] = inline.inline_document(raw)
-        return len(pages[plan].encode("utf-8")) <= settings.max_html_bytes
+        raw = environment.render(skeleton_html, page | html_functions)
+        html = inline.break_lines(inline.inline_document(raw))
+        pages[plan] = (page, html, encoding.encode_part(html))
+        return len(pages[plan][2]) <= settings.max_html_bytes
 
     chosen = views.choose_plan(len(items), fits)
     if chosen not in pages:
         fits(chosen)
-    html = pages[chosen]
-    cards = [views.make_card(item, chosen.limit) for item in items[: chosen.shown]]
-    page = context.page_context(settings, digest, chosen, cards, values)
-    text_part = render_part_naive(text_env, settings, html=False)
-    text = text_env.get_template(environment.SKELETON_TEXT).render(page, part=text_part)
+    page, html, html_qp = pages[chosen]
+    text_functions = template_functions(text_env, settings, html=False)
+    text = context.finish_text(environment.render(skeleton_text, page | text_functions))
     return RenderedDigest(
-        subject=context.subject(settings, digest), html=html, text=context.finish_text(text)
+        subject=context.subject(settings, digest),
+        html=html,
+        text=text,
+        html_qp=html_qp,
+        text_qp=encoding.encode_part(text),
+        links=links,
     )
 
 
@@ -75,7 +95,6 @@ def message_naive(
     rendered: RenderedDigest,
     *,
     message_id: str,
-    unsubscribe_url: str,
     date: datetime | None = None,
 ) -> bytes:
     """The obvious MIME build with :class:`email.message.EmailMessage` (benchmark baseline)."""
@@ -85,8 +104,10 @@ def message_naive(
     msg["Subject"] = rendered.subject
     msg["Date"] = format_datetime(date or datetime.now(UTC))
     msg["Message-ID"] = message_id
-    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    msg["List-Unsubscribe"] = f"<{rendered.links.unsubscribe_url}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if rendered.links.view_url:
+        msg["Archived-At"] = f"<{rendered.links.view_url}>"
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
     return msg.as_bytes(policy=SMTP)

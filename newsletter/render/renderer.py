@@ -1,12 +1,17 @@
-"""The fast renderer: what is the same for many subscribers is built once per run.
+"""The fast renderer: premailer runs once per template *shape*, never once per digest.
 
-Per run (cached): each paper card (rendered and inlined once per entry, highlight and
-abstract length), section headings, the inlined page skeleton, and their quoted-printable
-encodings. Per subscriber: a small Jinja2 render of the skeleton to learn which parts go
-where, then joining cached pieces and escaping a handful of values. The output is
-byte-for-byte what :func:`~newsletter.render.naive.render_naive` produces; the first digest
-of a run is checked against it, and a mismatch (possible only with an override template
-that transforms per-subscriber values) switches the run to the naive path with a warning.
+Templates get hole values (:mod:`newsletter.render.holes`) instead of plain ones, so what a
+template prints is its shape — the markup with a token for each per-subscriber value and a
+marker for each run of parts. Each shape is inlined once per run (new shapes of a digest go
+through premailer together) and cut into pieces; a digest is then the pieces of its shapes
+with the escaped values and the parts' HTML filled in. A paper card, once filled, is kept
+(and so is the quoted-printable encoding of its line), so a digest whose cards were seen
+before costs two small Jinja renders and joining strings and bytes.
+
+The output is byte for byte :func:`~newsletter.render.naive.render_naive`'s. With
+``verify`` (the default) a sample digest and the first real digest of the run are compared
+with it; a difference — possible only with override templates that put a value where it
+cannot be filled in — switches the run to the naive path with a warning.
 """
 
 from __future__ import annotations
@@ -14,106 +19,182 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import jinja2
 from markupsafe import Markup
 
-from newsletter.records import Digest, Message, RenderedDigest
-from newsletter.render import assemble, context, environment, inline, mime, views
+from newsletter.records import Digest, DigestItem, DigestLinks, Entry, Message, RenderedDigest
+from newsletter.render import (
+    assemble,
+    context,
+    encoding,
+    environment,
+    errors,
+    holes,
+    inline,
+    mime,
+    sample,
+    views,
+)
 from newsletter.render.naive import render_naive
 from newsletter.render.settings import RenderSettings
 
 log = logging.getLogger(__name__)
 
-CACHE_LIMIT = 20_000
-"""Entries per cache before it is emptied (bounds memory on very long-lived renderers)."""
+CACHE_LIMIT = 8_192
+"""Cards (and their filled parts with encodings) kept; the least recently used go first.
+Bounds memory whatever the number of subscribers (about 12 KB a card, so ~100 MiB at
+most); a card used again after eviction is built again (~0.4 ms). At 10,000 subscribers
+with 2,000 topics, 4,096 missed 38% of cards, 8,192 28% (24% is the floor: first uses)."""
+
+PAGE_SHAPES = 256
+"""Page skeleton shapes kept (the built-in templates have a handful)."""
+MANY_INLINE_PASSES = 200
+"""premailer passes in one run past which the templates are worth a look (a warning)."""
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Cache(Generic[K, V]):
+    """A bounded mapping that drops the least recently used entry first."""
+
+    def __init__(self, limit: int) -> None:
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._limit = limit
+
+    def get(self, key: K) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._data[key] = value
+        if len(self._data) > self._limit:
+            self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 @dataclass(slots=True)
-class _Part:
-    """One inlined part, as pieces (holes only when a template passed a subscriber value)."""
+class _Node:
+    """One template's output: its shape (the cache key), the values printed into it and,
+    per group marker, the parts (calls or highlighted runs) that go there."""
 
-    pieces: list[assemble.Piece]
-    size: int
-    qp: bytes | None
+    key: str
+    values: list[str]
+    groups: list[list[_Call | _Runs]]
 
 
 @dataclass(slots=True)
-class _Layout:
-    """One subscriber's assembled HTML pieces (kept for building the MIME part cheaply)."""
+class _Call:
+    """A ``part(name, **kwargs)`` call; ``node`` is set once rendered, ``html`` once filled."""
 
-    chunks: list[str]
-    encoded: list[bytes | None]
+    name: str
+    kwargs: dict[str, Any]
+    cache_key: tuple[Any, ...] | None = None
+    node: _Node | None = None
+    pieces: list[assemble.Piece] | None = None
+    html: encoding.Chunk | None = None
+
+
+@dataclass(slots=True)
+class _Runs:
+    """A ``highlight(runs, kind)`` call: text runs, the marked ones through the highlight
+    template (its calls are in ``calls``, one per marked run)."""
+
+    runs: tuple[views.Run, ...]
+    kind: str
+    calls: list[_Call | None] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Page:
+    """One size-budget attempt of one digest."""
+
+    context: dict[str, Any]
+    chunks: list[assemble.Filled]
+    html_qp: bytes
 
 
 class Renderer:
-    """Renders digests for one run; keep one instance per run and call it per subscriber."""
+    """Renders the digests of one run; keep one instance per run, call it per subscriber.
+
+    Constructing it loads every template and renders a sample digest that takes every
+    branch the default templates have: a broken template raises :class:`TemplateError`
+    here, before any digest is rendered. Not thread-safe: one per thread or process.
+    """
 
     def __init__(self, settings: RenderSettings, *, verify: bool = True) -> None:
         self.settings = settings
         self._html_env = environment.make_environment(settings, html=True)
         self._text_env = environment.make_environment(settings, html=False)
+        problems = environment.compile_problems(settings, self._envs)
+        if problems:
+            raise errors.TemplateError(problems)
         nonce = secrets.token_hex(6)
-        self._token = re.compile(f"nlv{nonce}x([0-9]+)z")
-        self._tokens = [f"nlv{nonce}x{i}z" for i in range(len(context.SUBSCRIBER_VALUES))]
-        self._slot = f"<!--nlpart{nonce}-->"
+        self._recorder = holes.Recorder(f"nlv{nonce}x")
+        self._value_token = re.compile(f"nlv{nonce}x([0-9]+)z")
+        self._fragment = f"<!--nlf{nonce}x{{}}z-->"
+        self._fragment_token = re.compile(f"<!--nlf{nonce}x([0-9]+)z-->")
+        self._group = f"<!--nlg{nonce}-->"
+        self._cut = f"<!--nlcut{nonce}-->"
         self._run = context.run_globals(settings)
-        self._skeleton_html = self._html_env.get_template(environment.SKELETON_HTML)
-        self._skeleton_text = self._text_env.get_template(environment.SKELETON_TEXT)
-        self._styles: str | None = None
-        self._cards: dict[views.CardKey, views.Card] = {}
-        self._html_parts: dict[tuple[str, int], tuple[views.Card, _Part]] = {}
-        self._raw_parts: dict[str, _Part] = {}
-        self._shapes: dict[str, list[assemble.Piece]] = {}
-        self._text_parts: dict[tuple[str, int], tuple[views.Card, str]] = {}
-        self._verify = verify
-        self._naive = False
-        self._last: tuple[RenderedDigest, _Layout] | None = None
+        self._text_functions = {
+            "part": environment.Trusted(self._text_part),
+            "highlight": environment.Trusted(_text_highlight),
+        }
+        self._skeleton_html = environment.get_template(self._html_env, environment.SKELETON_HTML)
+        self._skeleton_text = environment.get_template(self._text_env, environment.SKELETON_TEXT)
+        self._pages: _Cache[str, tuple[list[assemble.Piece], str]] = _Cache(PAGE_SHAPES)
+        self._shapes: _Cache[tuple[str, str], list[assemble.Piece]] = _Cache(CACHE_LIMIT)
+        self._cards: _Cache[views.CardKey, views.Card] = _Cache(CACHE_LIMIT)
+        self._entries: _Cache[Entry, views.EntryFields] = _Cache(CACHE_LIMIT)
+        self._html_parts: _Cache[tuple[Any, ...], tuple[Any, encoding.Chunk]] = _Cache(CACHE_LIMIT)
+        self._text_parts: _Cache[tuple[Any, ...], tuple[Any, str]] = _Cache(CACHE_LIMIT)
+        self._lines = encoding.LineEncoder()
         self._mime = mime.MimeBuilder(settings)
+        self._naive = False
+        self._verify = False
+        self.inline_calls = 0
+        """premailer passes so far (for tests and benchmarks: bounded by the shapes)."""
+        self._validate(verify)
+        self._verify = verify
+
+    @property
+    def _envs(self) -> tuple[jinja2.Environment, jinja2.Environment]:
+        return self._html_env, self._text_env
 
     # -- public -------------------------------------------------------------------------
 
-    def render(
-        self, digest: Digest, *, unsubscribe_url: str, manage_url: str | None = None
-    ) -> RenderedDigest:
-        """The subject, inlined HTML (within the size budget) and text of one digest."""
-        if self._naive:
-            return render_naive(
-                self.settings,
-                digest,
-                unsubscribe_url=unsubscribe_url,
-                manage_url=manage_url,
-                envs=(self._html_env, self._text_env),
-            )
-        values = context.subscriber_values(digest, unsubscribe_url, manage_url)
-        items = digest.items
-        layouts: dict[views.Plan, _Layout] = {}
+    def render(self, digest: Digest, links: DigestLinks) -> RenderedDigest:
+        """The subject, inlined HTML (within the size budget), text and their encodings.
 
-        def fits(plan: views.Plan) -> bool:
-            cards = [self._card(item, plan.limit) for item in items[: plan.shown]]
-            layouts[plan] = self._html(digest, plan, cards, values)
-            return sum(map(_utf8_len, layouts[plan].chunks)) <= self.settings.max_html_bytes
-
-        chosen = views.choose_plan(len(items), fits)
-        if chosen not in layouts:
-            fits(chosen)
-        layout = layouts[chosen]
-        cards = [self._card(item, chosen.limit) for item in items[: chosen.shown]]
-        page = context.page_context(self.settings, digest, chosen, cards, values)
-        text = self._skeleton_text.render(page, part=self._text_part)
-        rendered = RenderedDigest(
-            subject=context.subject(self.settings, digest),
-            html="".join(layout.chunks),
-            text=context.finish_text(text),
-        )
+        Raises :class:`DigestRenderError` when this digest's data trips a template, and
+        :class:`TemplateError` when a template turns out broken for everyone (a sandbox
+        violation on a branch the sample digest did not take).
+        """
+        try:
+            if self._naive:
+                return render_naive(self.settings, digest, links, envs=self._envs)
+            try:
+                rendered = self._render_fast(digest, links)
+            except assemble.Unsupported as reason:
+                self._fall_back(str(reason))
+                return self.render(digest, links)
+        except errors.DigestRenderError as error:
+            raise errors.DigestRenderError(error.problem, digest.subscriber.email) from error
         if self._verify:
             self._verify = False
-            self._check(digest, rendered, unsubscribe_url, manage_url)
+            self._compare(digest, links, rendered)
             if self._naive:
-                return self.render(digest, unsubscribe_url=unsubscribe_url, manage_url=manage_url)
-        self._last = (rendered, layout)
+                return self.render(digest, links)
         return rendered
 
     def message(
@@ -122,207 +203,283 @@ class Renderer:
         rendered: RenderedDigest,
         *,
         message_id: str,
-        unsubscribe_url: str,
-        unsubscribe_mailto: str | None = None,
         date: datetime | None = None,
+        unsubscribe_mailto: str | None = None,
         feedback_id: str | None = None,
     ) -> Message:
-        """The complete email (multipart/alternative: text, then HTML) as bytes to send."""
-        html_qp: bytes | None = None
-        if self._last is not None and self._last[0] is rendered:
-            html_qp = self._encoded_html(self._last[1])
+        """The complete email (multipart/alternative: text, then HTML) as bytes to send.
+
+        Joins headers with the bodies ``rendered`` already carries; raises
+        :class:`HeaderError` (a :class:`DigestRenderError`) for a value that cannot go into
+        a header safely.
+        """
         return self._mime.build(
             digest,
             rendered,
             message_id=message_id,
-            unsubscribe_url=unsubscribe_url,
-            unsubscribe_mailto=unsubscribe_mailto,
             date=date,
-            html_qp=html_qp,
+            unsubscribe_mailto=unsubscribe_mailto,
             feedback_id=feedback_id,
         )
 
-    # -- cards and parts ----------------------------------------------------------------
+    # -- one digest ---------------------------------------------------------------------
 
-    def _card(self, item: Any, limit: int) -> views.Card:
+    def _render_fast(self, digest: Digest, links: DigestLinks) -> RenderedDigest:
+        values = context.subscriber_values(digest, links, views.HOLES)
+        items = digest.items
+        pages: dict[views.Plan, _Page] = {}
+
+        def fits(plan: views.Plan) -> bool:
+            cards = [self._card(item, plan.limit) for item in items[: plan.shown]]
+            page = context.page_context(self.settings, digest, plan, cards, values, views.HOLES)
+            chunks = self._html(page)
+            pages[plan] = _Page(page, chunks, encoding.encode_chunks(chunks))
+            return len(pages[plan].html_qp) <= self.settings.max_html_bytes
+
+        chosen = views.choose_plan(len(items), fits)
+        if chosen not in pages:
+            fits(chosen)
+        page = pages[chosen]
+        text = context.finish_text(
+            environment.render(
+                self._skeleton_text,
+                page.context | self._text_functions,
+            )
+        )
+        return RenderedDigest(
+            subject=context.subject(self.settings, digest),
+            html=encoding.join(page.chunks),
+            text=text,
+            html_qp=page.html_qp,
+            text_qp=self._lines.encode(text),
+            links=links,
+        )
+
+    def _card(self, item: DigestItem, limit: int) -> views.Card:
         key = views.card_key(item, limit)
         card = self._cards.get(key)
         if card is None:
-            if len(self._cards) >= CACHE_LIMIT:
-                self._clear()
-            card = self._cards[key] = views.make_card(item, limit)
+            fields = self._entries.get(item.entry)
+            if fields is None:
+                fields = views.entry_fields(item.entry, views.HOLES)
+                self._entries.put(item.entry, fields)
+            card = views.make_card(item, limit, views.HOLES, fields)
+            self._cards.put(key, card)
         return card
 
-    def _clear(self) -> None:
-        self._cards.clear()
-        self._html_parts.clear()
-        self._text_parts.clear()
-        self._raw_parts.clear()
+    # -- HTML: render shapes, inline the new ones, fill in --------------------------------
 
-    def _text_part(self, name: str, **kwargs: Any) -> str:
-        card = kwargs.get("card")
-        if len(kwargs) == 1 and isinstance(card, views.Card):
-            hit = self._text_parts.get((name, id(card)))
-            if hit is not None:
-                return hit[1]
-        out = self._text_env.get_template(name).render(self._run | kwargs).strip("\n")
-        if len(kwargs) == 1 and isinstance(card, views.Card):
-            # Keyed by identity: cards are cached objects; the value keeps the card alive.
-            self._text_parts[(name, id(card))] = (card, out)
-        return out
+    def _html(self, page: dict[str, Any]) -> list[assemble.Filled]:
+        """The page's HTML as chunks (static pieces, escaped values, cached parts)."""
+        node = self._node(self._skeleton_html, page)
+        todo: list[_Call] = []
+        for group in node.groups:
+            self._expand(group, todo)
+        compiled = self._pages.get(node.key)
+        if compiled is None:
+            styles = inline.style_blocks(node.key)
+            self._inlined()
+            compiled = self._compile(inline.inline_document(node.key), node), styles
+            self._pages.put(node.key, compiled)
+        pieces, styles = compiled
+        self._compile_parts(todo, styles)
+        chunks: list[assemble.Filled] = []
+        assemble.fill(pieces, node.values, [self._group_html(g) for g in node.groups], chunks)
+        return chunks
 
-    def _inline_parts(self, calls: list[tuple[str, dict[str, Any]]]) -> None:
-        """Inline every part of one page not seen yet in a single premailer pass.
-
-        premailer's cost is mostly per call (stylesheet parsing, one selector query per
-        rule), so a digest's new cards are inlined together and cut apart again.
-        """
-        todo: dict[str, None] = {}
-        for name, kwargs in calls:
-            card = kwargs.get("card")
-            if (
-                len(kwargs) == 1
-                and isinstance(card, views.Card)
-                and (name, id(card)) in self._html_parts
-            ):
-                continue
-            raw = self._html_env.get_template(name).render(self._run | kwargs)
-            if raw not in self._raw_parts:
-                todo[raw] = None
-        if not todo:
-            return
-        cut = self._slot.replace("nlpart", "nlcut")
-        joined = inline.inline_fragment(cut.join(todo), self._styles or "")
-        outputs = joined.split(cut)
-        if len(outputs) != len(todo):  # pragma: no cover - a part swallowed the marker
-            outputs = [inline.inline_fragment(raw, self._styles or "") for raw in todo]
-        if len(self._raw_parts) + len(todo) >= CACHE_LIMIT:
-            self._raw_parts.clear()
-        for raw, html in zip(todo, outputs, strict=True):
-            pieces = assemble.compile_pieces(html, self._token)
-            size = sum(_utf8_len(p) for p in pieces if isinstance(p, str))
-            self._raw_parts[raw] = _Part(pieces, size, None)
-
-    def _html_part(self, name: str, kwargs: dict[str, Any]) -> _Part:
-        card = kwargs.get("card")
-        by_card = len(kwargs) == 1 and isinstance(card, views.Card)
-        if by_card:
-            hit = self._html_parts.get((name, id(card)))
-            if hit is not None:
-                return hit[1]
-        raw = self._html_env.get_template(name).render(self._run | kwargs)
-        part = self._raw_parts.get(raw)
-        if part is None:
-            html = inline.inline_fragment(raw, self._styles or "")
-            pieces = assemble.compile_pieces(html, self._token)
-            part = _Part(pieces, sum(_utf8_len(p) for p in pieces if isinstance(p, str)), None)
-            if len(self._raw_parts) >= CACHE_LIMIT:
-                self._raw_parts.clear()
-            self._raw_parts[raw] = part
-        if by_card:
-            assert isinstance(card, views.Card)
-            self._html_parts[(name, id(card))] = (card, part)
-        return part
-
-    # -- the page -----------------------------------------------------------------------
-
-    def _html(
-        self,
-        digest: Digest,
-        plan: views.Plan,
-        cards: list[views.Card],
-        values: dict[str, str | None],
-    ) -> _Layout:
-        tokens: dict[str, str | None] = {}
-        filled: list[str] = []
-        for i, name in enumerate(context.SUBSCRIBER_VALUES):
-            value = values[name]
-            tokens[name] = self._tokens[i] if value else value
-            filled.append(value or "")
-        page = context.page_context(self.settings, digest, plan, cards, tokens)
-        calls: list[tuple[str, dict[str, Any]]] = []
-        slot = self._slot
+    def _node(self, template: jinja2.Template, values: dict[str, Any]) -> _Node:
+        """Render ``template`` with hole values; parts and highlights become markers."""
+        calls: list[_Call | _Runs] = []
+        fragment = self._fragment
 
         def part(name: str, **kwargs: Any) -> Markup:
-            calls.append((name, kwargs))
-            return Markup(slot)
+            calls.append(_Call(name, kwargs))
+            return Markup(fragment.format(len(calls) - 1))
 
-        raw = self._skeleton_html.render(page, part=part)
-        between = raw.split(slot)
-        # Neighbouring parts with nothing between them share one slot of the skeleton, so
-        # the skeleton's shape (and its one premailer pass) does not depend on the counts.
-        shape: list[str] = [between[0]]
-        groups: list[list[int]] = []
-        current: list[int] = []
-        for i in range(len(calls)):
-            current.append(i)
-            if between[i + 1] or i == len(calls) - 1:
-                groups.append(current)
-                current = []
-                shape += [slot, between[i + 1]]
-        key = "".join(shape)
-        pieces = self._shapes.get(key)
-        if pieces is None:
-            if self._styles is None:
-                self._styles = inline.style_blocks(raw)
-            pieces = assemble.compile_pieces(inline.inline_document(key), self._token, slot)
-            self._shapes[key] = pieces
-        self._inline_parts(calls)
-        chunks: list[str] = []
-        encoded: list[bytes | None] = []
-        group = 0
-        for piece in pieces:
-            if isinstance(piece, str):
-                chunks.append(piece)
-                encoded.append(None)
-            elif piece.index >= 0:
-                assemble.fill([piece], filled, chunks)
-                encoded.append(None)
+        def highlight(runs: Any, kind: str = "hl") -> Markup:
+            calls.append(_Runs(tuple(runs), str(kind)))
+            return Markup(fragment.format(len(calls) - 1))
+
+        token = holes.start(self._recorder)
+        try:
+            functions = {
+                "part": environment.Trusted(part),
+                "highlight": environment.Trusted(highlight),
+            }
+            raw = environment.render(template, values | functions)
+        finally:
+            holes.stop(token)
+        key: list[str] = []
+        groups: list[list[_Call | _Runs]] = []
+        pos, end = 0, -1
+        for match in self._fragment_token.finditer(raw):
+            if groups and match.start() == end:
+                groups[-1].append(calls[int(match.group(1))])
             else:
-                for index in groups[group]:
-                    name, kwargs = calls[index]
-                    part_html = self._html_part(name, kwargs)
-                    if all(isinstance(p, str) for p in part_html.pieces):
-                        chunks.append("".join(p for p in part_html.pieces if isinstance(p, str)))
-                        encoded.append(self._part_qp(part_html, chunks[-1]))
-                    else:
-                        start = len(chunks)
-                        assemble.fill(part_html.pieces, filled, chunks)
-                        encoded.extend([None] * (len(chunks) - start))
-                group += 1
-        return _Layout(chunks, encoded)
+                key += [raw[pos : match.start()], self._group]
+                groups.append([calls[int(match.group(1))]])
+            pos = end = match.end()
+        key.append(raw[pos:])
+        return _Node("".join(key), self._recorder.values, groups)
 
-    @staticmethod
-    def _part_qp(part: _Part, html: str) -> bytes:
-        if part.qp is None:
-            part.qp = mime.qp_chunk(html)
-        return part.qp
+    def _expand(self, group: list[_Call | _Runs], todo: list[_Call]) -> None:
+        """Render every part of ``group`` not cached yet (recursively); collect them."""
+        for call in group:
+            if isinstance(call, _Runs):
+                call.calls = [
+                    _Call(environment.HIGHLIGHT_HTML, {"text": run.text, "kind": call.kind})
+                    if run.marked
+                    else None
+                    for run in call.runs
+                ]
+                self._expand([c for c in call.calls if c is not None], todo)
+                continue
+            if call.node is not None or call.html is not None:
+                continue  # the same part printed twice
+            call.cache_key = _part_key(call.name, call.kwargs)
+            if call.cache_key is not None:
+                hit = self._html_parts.get(call.cache_key)
+                if hit is not None:
+                    call.html = hit[1]
+                    continue
+            template = environment.get_template(self._html_env, call.name)
+            call.node = self._node(template, self._run | call.kwargs)
+            todo.append(call)
+            for inner in call.node.groups:
+                self._expand(inner, todo)
 
-    @staticmethod
-    def _encoded_html(layout: _Layout) -> bytes:
-        return b"".join(
-            enc if enc is not None else mime.qp_chunk(chunk)
-            for chunk, enc in zip(layout.chunks, layout.encoded, strict=True)
-            if chunk
-        )
+    def _compile_parts(self, todo: list[_Call], styles: str) -> None:
+        """Give each call of ``todo`` its shape's pieces; the shapes not seen yet go through
+        premailer together, in one pass."""
+        new: dict[str, list[_Call]] = {}
+        for call in todo:
+            assert call.node is not None
+            call.pieces = self._shapes.get((styles, call.node.key))
+            if call.pieces is None:
+                new.setdefault(call.node.key, []).append(call)
+        if not new:
+            return
+        self._inlined()
+        outputs = inline.inline_fragments(list(new), styles, self._cut)
+        for (key, calls), html in zip(new.items(), outputs, strict=True):
+            assert calls[0].node is not None
+            pieces = self._compile(html, calls[0].node)
+            self._shapes.put((styles, key), pieces)
+            for call in calls:
+                call.pieces = pieces
 
-    def _check(
-        self, digest: Digest, rendered: RenderedDigest, unsubscribe_url: str, manage_url: str | None
-    ) -> None:
-        reference = render_naive(
-            self.settings,
-            digest,
-            unsubscribe_url=unsubscribe_url,
-            manage_url=manage_url,
-            envs=(self._html_env, self._text_env),
-        )
-        if reference != rendered:
+    def _inlined(self) -> None:
+        self.inline_calls += 1
+        if self.inline_calls == MANY_INLINE_PASSES:
             log.warning(
-                "fast rendering differs from the plain path for these templates; "
-                "rendering this run the slow way (see docs/templates.md, per-subscriber values)"
+                "premailer has run %d times this run: the templates print per-subscriber "
+                "values transformed, so few digests share a shape (see docs/templates.md)",
+                self.inline_calls,
             )
-            self._naive = True
+
+    def _compile(self, html: str, node: _Node) -> list[assemble.Piece]:
+        expected = Counter(int(m.group(1)) for m in self._value_token.finditer(node.key))
+        return assemble.compile_shape(
+            html, self._value_token, self._group, expected, len(node.groups)
+        )
+
+    def _group_html(self, group: list[_Call | _Runs]) -> list[assemble.Filled]:
+        return [self._call_html(call) for call in group]
+
+    def _call_html(self, call: _Call | _Runs) -> assemble.Filled:
+        if isinstance(call, _Runs):
+            return "".join(
+                assemble.escape_text(run.text) if inner is None else self._part_html(inner).text
+                for run, inner in zip(call.runs, call.calls, strict=True)
+            )
+        return self._part_html(call)
+
+    def _part_html(self, call: _Call) -> encoding.Chunk:
+        """A part's filled-in HTML, kept (with its encoding) when its arguments say what it
+        depends on."""
+        if call.html is not None:
+            return call.html
+        node = call.node
+        assert node is not None and call.pieces is not None
+        out: list[assemble.Filled] = []
+        assemble.fill(call.pieces, node.values, [self._group_html(g) for g in node.groups], out)
+        call.html = encoding.chunk(encoding.join(out))
+        if call.cache_key is not None:
+            self._html_parts.put(call.cache_key, (call.kwargs, call.html))
+        return call.html
+
+    # -- text -----------------------------------------------------------------------------
+
+    def _text_part(self, name: str, **kwargs: Any) -> str:
+        key = _part_key(name, kwargs)
+        if key is not None:
+            hit = self._text_parts.get(key)
+            if hit is not None:
+                return hit[1]
+        template = environment.get_template(self._text_env, name)
+        out = environment.render(template, self._run | kwargs | self._text_functions).strip("\n")
+        if key is not None:
+            self._text_parts.put(key, (kwargs, out))
+        return out
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def _validate(self, verify: bool) -> None:
+        """Render the sample digest (every branch); an error in it is a template error."""
+        digest, links = sample.sample()
+        try:
+            rendered = self._render_fast(digest, links)
+        except errors.DigestRenderError as error:
+            raise errors.TemplateError([error.problem]) from None
+        except assemble.Unsupported as reason:
+            self._fall_back(str(reason))
+            return
+        if verify:
+            self._compare(digest, links, rendered)
+
+    def _compare(self, digest: Digest, links: DigestLinks, rendered: RenderedDigest) -> None:
+        reference = render_naive(self.settings, digest, links, envs=self._envs)
+        if reference != rendered:
+            self._fall_back("its output differs from the plain path's")
+
+    def _fall_back(self, reason: str) -> None:
+        log.warning(
+            "fast rendering does not fit these templates (%s); rendering this run the slow "
+            "way (see docs/templates.md)",
+            reason,
+        )
+        self._naive = True
 
 
-def _utf8_len(text: str) -> int:
-    return len(text.encode("utf-8")) if not text.isascii() else len(text)
+def _text_highlight(runs: Any, kind: str = "hl") -> str:
+    """``highlight()`` in text templates: the runs' text, unmarked."""
+    return "".join(str(run.text) for run in runs)
+
+
+def _part_key(name: str, kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What a part's output depends on, as a hashable key; None when it cannot be told.
+
+    Cards and sections are keyed by the identity of their (cached) cards: cheap, and exact
+    because the cache entry keeps the objects alive.
+    """
+    items: list[Any] = [name]
+    for arg in sorted(kwargs):
+        value = kwargs[arg]
+        if isinstance(value, views.Card):
+            items.append((arg, "card", id(value)))
+        elif isinstance(value, views.SectionView):
+            items.append(
+                (
+                    arg,
+                    value.title,
+                    value.count,
+                    value.start,
+                    value.trending,
+                    tuple(map(id, value.cards)),
+                )
+            )
+        elif value is None or isinstance(value, (str, int, float, views.Link)):
+            items.append((arg, type(value) is bool, value))
+        else:
+            return None
+    return tuple(items)

@@ -39,13 +39,23 @@ _MONTHS_LONG = (
 _RTL_LANGS = frozenset({"ar", "arc", "dv", "fa", "ha", "he", "khw", "ks", "ku", "ps", "ur", "yi"})
 
 
+def _is_clean(text: str) -> bool:
+    """True when cleaning cannot change ``text``: every control character, surrogate,
+    non-character and whitespace other than the ASCII space is unprintable."""
+    return text.isprintable() and "  " not in text
+
+
 def clean(text: str) -> str:
     """Drop control characters (C0 except whitespace, C1, surrogates) and collapse whitespace."""
+    if _is_clean(text):
+        return text.strip(" ")
     return _SPACES.sub(" ", _CONTROL.sub("", text)).strip()
 
 
 def clean_keep_edges(text: str) -> str:
     """Like :func:`clean` but keeps a leading/trailing space (for text cut at highlights)."""
+    if _is_clean(text):
+        return text
     return _SPACES.sub(" ", _CONTROL.sub("", text))
 
 
@@ -198,10 +208,14 @@ def wrap(
 ) -> list[str]:
     """Greedy word wrap that never breaks a word: URLs stay whole (a long one gets its line)."""
     first = indent if first_indent is None else first_indent
+    words = text.split()
+    joined = " ".join(words)
+    if len(first) + len(joined) <= width:  # the common case: it fits on one line
+        return [first + joined] if words else []
     lines: list[str] = []
     current = first
     has_word = False
-    for word in text.split():
+    for word in words:
         if not has_word:
             current += word
             has_word = True

@@ -1,8 +1,10 @@
 """What templates receive: plain, pre-computed values built from the records.
 
 A :class:`Card` depends only on the digest item (entry, highlight spans, matched topics)
-and the abstract length chosen by the size budget, never on the subscriber, so one card
-is computed, rendered and inlined once per run. ``docs/templates.md`` lists every field.
+and the abstract length chosen by the size budget, so a card shared by many subscribers is
+computed and rendered once per run. Builders take a :class:`Marking`: the naive renderer
+passes :data:`PLAIN`, the fast one :data:`HOLES` (values that mark where they are printed,
+see :mod:`newsletter.render.holes`). ``docs/templates.md`` lists every field.
 """
 
 from __future__ import annotations
@@ -11,7 +13,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from newsletter.records import Digest, DigestItem, Entry
-from newsletter.render import textutil
+from newsletter.render import holes, textutil
+
+
+@dataclass(frozen=True, slots=True)
+class Marking:
+    """How values are handed to templates: as they are, or as hole values."""
+
+    text: Callable[[str], str]
+    number: Callable[[int], int]
+
+    def maybe(self, value: str | None) -> str | None:
+        return None if value is None else self.text(value)
+
+
+def _same(value: str) -> str:
+    return value
+
+
+def _same_int(value: int) -> int:
+    return value
+
+
+PLAIN = Marking(_same, _same_int)
+HOLES = Marking(holes.hole, holes.hole_int)
 
 ABSTRACT_LIMITS: tuple[int, ...] = (600, 320, 160)
 """Abstract excerpt lengths (characters) tried in order while the HTML is over budget."""
@@ -69,12 +94,14 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class SectionView:
-    """One topic's section: ``start`` is the number of its first paper in the text digest."""
+    """One topic's section: ``start`` is the number of its first paper in the text digest;
+    ``trending`` sections show each paper's upvotes prominently."""
 
     title: str
     count: int
     cards: tuple[Card, ...]
     start: int
+    trending: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +115,12 @@ class Plan:
 CardKey = tuple[
     Entry, tuple[tuple[int, int], ...], tuple[tuple[int, int], ...], tuple[str, ...], int
 ]
+
+
+VIEW_FIELDS: dict[type, frozenset[str]] = {
+    cls: frozenset(cls.__dataclass_fields__) for cls in (Card, Run, Link, SectionView)
+}
+"""The attributes templates read on the view records: plain data, nothing else."""
 
 
 def card_key(item: DigestItem, limit: int) -> CardKey:
@@ -104,44 +137,81 @@ def pdf_url(entry: Entry) -> str | None:
     return None
 
 
-def make_card(item: DigestItem, limit: int) -> Card:
-    """Build the card for one digest item with the abstract cut to ``limit`` characters."""
+@dataclass(frozen=True, slots=True)
+class EntryFields:
+    """What a card shows of a paper whoever gets it (cached per paper by the fast path)."""
+
+    key: str
+    url: str | None
+    authors: str
+    source: str
+    categories: str
+    date: str
+    upvotes: int | None
+    pdf_url: str | None
+    code_url: str | None
+
+
+def entry_fields(entry: Entry, mark: Marking = PLAIN) -> EntryFields:
+    text = mark.text
+    return EntryFields(
+        key=text(entry.key),
+        url=mark.maybe(textutil.safe_url(entry.link)),
+        authors=text(short(textutil.shorten_authors(entry.authors), 200)),
+        source=text(
+            short(", ".join(textutil.clean(f) for f in entry.feeds if textutil.clean(f)), 80)
+        ),
+        categories=text(
+            short(", ".join(textutil.clean(c) for c in entry.categories if textutil.clean(c)), 120)
+        ),
+        date=text(textutil.format_date(entry.published)),
+        upvotes=None if entry.popularity is None else mark.number(entry.popularity),
+        pdf_url=mark.maybe(pdf_url(entry)),
+        code_url=mark.maybe(textutil.code_url(entry.abstract)),
+    )
+
+
+def make_card(
+    item: DigestItem, limit: int, mark: Marking = PLAIN, fields: EntryFields | None = None
+) -> Card:
+    """Build the card for one digest item with the abstract cut to ``limit`` characters
+    (``fields``: the paper's :func:`entry_fields`, when the caller keeps them)."""
     entry = item.entry
+    text = mark.text
+    fields = fields or entry_fields(entry, mark)
     title_runs = textutil.clean_runs(textutil.split_spans(entry.title, item.title_spans))
     runs = textutil.clean_runs(textutil.split_spans(entry.abstract, item.abstract_spans))
     excerpt, cut = textutil.excerpt_runs(runs, limit)
     title_runs, _ = textutil.excerpt_runs(title_runs, TITLE_LIMIT)
-    title = "".join(text for text, _ in title_runs) or "(untitled)"
+    title = "".join(t for t, _ in title_runs) or "(untitled)"
     return Card(
-        key=entry.key,
-        title=title,
-        title_runs=tuple(Run(t, m) for t, m in title_runs) or (Run(title),),
-        url=textutil.safe_url(entry.link),
-        authors=short(textutil.shorten_authors(entry.authors), 200),
-        source=short(", ".join(textutil.clean(f) for f in entry.feeds if textutil.clean(f)), 80),
-        categories=short(
-            ", ".join(textutil.clean(c) for c in entry.categories if textutil.clean(c)), 120
-        ),
-        date=textutil.format_date(entry.published),
-        upvotes=entry.popularity,
-        excerpt=tuple(Run(t, m) for t, m in excerpt),
+        key=fields.key,
+        title=text(title),
+        title_runs=tuple(Run(text(t), m) for t, m in title_runs) or (Run(text(title)),),
+        url=fields.url,
+        authors=fields.authors,
+        source=fields.source,
+        categories=fields.categories,
+        date=fields.date,
+        upvotes=fields.upvotes,
+        excerpt=tuple(Run(text(t), m) for t, m in excerpt),
         excerpt_cut=cut,
-        pdf_url=pdf_url(entry),
-        code_url=textutil.code_url(entry.abstract),
-        topics=tuple(textutil.clean(t) for t in item.topics if textutil.clean(t)),
+        pdf_url=fields.pdf_url,
+        code_url=fields.code_url,
+        topics=tuple(text(textutil.clean(t)) for t in item.topics if textutil.clean(t)),
     )
 
 
-def link_for(entry: Entry, note: str = "") -> Link:
+def link_for(entry: Entry, note: str = "", mark: Marking = PLAIN) -> Link:
     """A title link for the overflow and "Updated" lists."""
     title = short(textutil.clean(entry.title), TITLE_LIMIT) or "(untitled)"
-    return Link(title, textutil.safe_url(entry.link), note)
+    return Link(mark.text(title), mark.maybe(textutil.safe_url(entry.link)), mark.text(note))
 
 
-def updated_links(digest: Digest) -> tuple[Link, ...]:
+def updated_links(digest: Digest, mark: Marking = PLAIN) -> tuple[Link, ...]:
     """The "Updated" list: later versions of papers the subscriber already got."""
     updated = digest.updated[:MORE_LINKS_LIMIT]
-    return tuple(link_for(e, f"version {e.version}" if e.version else "") for e in updated)
+    return tuple(link_for(e, f"version {e.version}" if e.version else "", mark) for e in updated)
 
 
 def summary(digest: Digest) -> str:
@@ -171,7 +241,7 @@ def topics_text(digest: Digest) -> str:
 
 
 def sections(
-    digest: Digest, plan: Plan, cards: Sequence[Card]
+    digest: Digest, plan: Plan, cards: Sequence[Card], mark: Marking = PLAIN
 ) -> tuple[tuple[SectionView, ...], tuple[Link, ...], int]:
     """Split the digest's cards into sections; papers past ``plan.shown`` become title links.
 
@@ -190,12 +260,57 @@ def sections(
             else:
                 hidden += 1
                 if len(more) < MORE_LINKS_LIMIT:
-                    more.append(link_for(item.entry))
+                    more.append(link_for(item.entry, mark=mark))
             index += 1
         if shown:
             title = textutil.clean(section.topic.title) or section.topic.id
-            out.append(SectionView(title, len(section.items), tuple(shown), start))
+            out.append(
+                SectionView(
+                    mark.text(title),
+                    mark.number(len(section.items)),
+                    tuple(shown),
+                    start,
+                    section.topic.trending is not None,
+                )
+            )
     return tuple(out), tuple(more), hidden
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Matches a digest does not show as cards, and why: ``listed`` went past the size
+    budget (shown by title below), ``omitted`` past ``digest.max_items`` (not in the mail)."""
+
+    listed: int
+    omitted: int
+    limit: int
+    """Papers in the digest: what ``max_items`` allowed when ``omitted`` is set."""
+
+    @property
+    def count(self) -> int:
+        return self.listed + self.omitted
+
+    @property
+    def heading(self) -> str:
+        """``And 12 more matches`` — the same words in HTML and text."""
+        return f"And {textutil.plural(self.count, 'more match', 'more matches')}"
+
+    @property
+    def reason(self) -> str:
+        """Which cause(s) cut the digest, in one sentence."""
+        listed = "listed by title only, to keep this email small enough to open in full"
+        omitted = f"not included: a digest holds at most {textutil.plural(self.limit, 'paper')}"
+        if self.listed and self.omitted:
+            return (
+                f"{self.listed} {_is(self.listed)} {listed}; "
+                f"{self.omitted} {_is(self.omitted)} {omitted}."
+            )
+        sentence = listed if self.listed else omitted
+        return sentence[0].upper() + sentence[1:] + "."
+
+
+def _is(n: int) -> str:
+    return "is" if n == 1 else "are"
 
 
 def choose_plan(count: int, fits: Callable[[Plan], bool]) -> Plan:

@@ -1,32 +1,31 @@
 """The web archive's part of a run: what is kept beside each message, and the cleanup.
 
-Each real message gets an unguessable token (its "View in browser" link); the outbox
-keeps the message itself, so the archive adds only the token and, for a digest that was
-cut, the list of every match. Copies older than ``archive_days`` are removed by
-:func:`expire_archive`, which ``send`` runs at its end and the daemon once a day.
+Each real message gets an unguessable token (its "View in browser" link,
+``Message.view_token``); the outbox keeps the message itself, so the archive adds only the
+token and, for a digest that was cut, the list of every match. Copies older than
+``archive_days`` are removed by :func:`expire_archive`, which ``send`` runs at its end and
+the daemon once a day.
 """
 
 from __future__ import annotations
 
-import html
 from datetime import timedelta
 
 from newsletter import logs
 from newsletter.app import App
-from newsletter.records import Digest, DigestItem, DigestLinks, Message
+from newsletter.records import Digest, DigestItem, Message
 from newsletter.render import textutil
 from newsletter.store.records import ArchiveCopy, ArchivedMatch
 
 event = logs.events(__name__)
 
 
-def was_cut(digest: Digest, message: Message, links: DigestLinks) -> bool:
+def was_cut(digest: Digest, message: Message) -> bool:
     """Whether the digest left papers out: ``max_items`` dropped some, or the size budget
-    turned some into the "and N more" list (the renderer links that list to ``all_url``)."""
+    turned some into the "and N more" list, which the renderer links to ``/d/<token>/all``."""
     if digest.omitted > 0 or digest.overflow:
         return True
-    url = links.all_url
-    return url is not None and (url in message.html or html.escape(url) in message.html)
+    return message.view_token is not None and f"/d/{message.view_token}/all" in message.html
 
 
 def _match(item: DigestItem, in_mail: bool) -> ArchivedMatch:
@@ -47,9 +46,11 @@ def every_match(digest: Digest) -> tuple[ArchivedMatch, ...]:
     )
 
 
-def archive_copy(digest: Digest, message: Message, links: DigestLinks, token: str) -> ArchiveCopy:
-    matches = every_match(digest) if was_cut(digest, message, links) else ()
-    return ArchiveCopy(token=token, message_id=message.message_id, matches=matches)
+def archive_copy(digest: Digest, message: Message) -> ArchiveCopy:
+    """What the outbox keeps beside an archived message (it has a ``view_token``)."""
+    assert message.view_token is not None
+    matches = every_match(digest) if was_cut(digest, message) else ()
+    return ArchiveCopy(token=message.view_token, message_id=message.message_id, matches=matches)
 
 
 def expire_archive(app: App) -> int:

@@ -23,6 +23,8 @@ from newsletter.app import App
 from newsletter.config import ConfigError, Problem
 from newsletter.deliver import SmtpSettings
 from newsletter.records import OutboxStatus, RunStatus
+from newsletter.render import TemplateError
+from newsletter.render.errors import parts
 from newsletter.run.archive import expire_archive
 from newsletter.run.audience import Audience
 from newsletter.run.bounces import Bounces
@@ -88,6 +90,7 @@ class DigestRun:
         self.sign: Signer | None = None
         self.smtp: SmtpSettings | None = None
         self.checked = False
+        self.maker: MessageMaker | None = None
         self.claimed = False
         self.duration: float | None = None
 
@@ -111,7 +114,18 @@ class DigestRun:
         if problems:
             raise ConfigError(problems)
         self.sign = dkim_signer(env)
+        self.maker = self.message_maker()  # a template broken for everyone stops us here
         self.checked = True
+
+    def message_maker(self) -> MessageMaker:
+        return MessageMaker(
+            self.app.config,
+            secret=self.secret,
+            run_key=self.run_key,
+            now=self.app.now(),
+            sign=self.sign,
+            archive=self.sink.records,
+        )
 
     @property
     def delivers(self) -> bool:
@@ -154,14 +168,7 @@ class DigestRun:
         """Messages for the planned digests. A plan with nothing new comes back as it is; a
         plan that failed, or a digest that cannot be rendered, as a :class:`Planned` with
         its error."""
-        maker = MessageMaker(
-            self.app.config,
-            secret=self.secret,
-            run_key=self.run_key,
-            now=self.app.now(),
-            sign=self.sign,
-            archive=self.sink.records,
-        )
+        maker = self.maker or self.message_maker()
         for plan in planned:
             if plan.error is not None or plan.composition is None:
                 yield plan
@@ -170,8 +177,9 @@ class DigestRun:
                 yield plan  # nothing new: no mail (a dry run says why)
                 continue
             try:
-                message, archive = maker.make_archived(plan.composition.digest)
-                yield Made(message, plan.composition, archive)
+                yield Made(maker.make(plan.composition.digest), plan.composition)
+            except TemplateError as exc:  # broken for everyone on a branch the sample missed
+                raise ConfigError([Problem(*parts(p)) for p in exc.problems]) from exc
             except Exception as exc:  # this subscriber's data; the others go on
                 event(
                     "render_failed",
@@ -209,7 +217,12 @@ class DigestRun:
         """Plan, render and enqueue under the run's claim; False when another process has it."""
         if not self.sink.open(self.options.schedule, self.period, self.app.now()):
             return False
-        self.enqueue(self.render(self.plan(self.sink.done())))
+        try:
+            self.enqueue(self.render(self.plan(self.sink.done())))
+        except ConfigError:
+            # A template that fails for everyone: nothing of this run may go out half-made.
+            self.sink.abandon(self.app.now())
+            raise
         self.claimed = True
         status = RunStatus.INTERRUPTED if self.stop.is_set() else RunStatus.COMPOSED
         self.sink.settle(self.app.now(), status, self.result.tally.for_run_row())

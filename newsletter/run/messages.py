@@ -17,10 +17,8 @@ from pathlib import Path
 from newsletter.config import Config, ConfigError, Environment, Problem
 from newsletter.deliver.verp import token_for, unsubscribe_address
 from newsletter.records import Digest, Message
-from newsletter.render import Renderer, RenderSettings
-from newsletter.run.archive import archive_copy
+from newsletter.render import Renderer, RenderSettings, TemplateError, errors
 from newsletter.run.links import Links, new_view_token
-from newsletter.store.records import ArchiveCopy
 
 DRY_RUN_SECRET = "dry-run-secret-not-for-real-mail"
 """Signs links in dry-run and preview files when NEWSLETTER_SECRET is not set."""
@@ -35,6 +33,7 @@ def render_settings(config: Config) -> RenderSettings:
         base_url=config.base_url,
         sender=config.sender,
         template_dir=config.templates_dir,
+        footer=config.footer,
     )
 
 
@@ -99,9 +98,10 @@ def dkim_signer(env: Environment) -> Signer | None:
 class MessageMaker:
     """Digests to messages for one run (links signed and dated once, shared work cached).
 
-    With ``archive``, every message links to its copy on the web ("View in browser") under
-    a fresh random token, and :meth:`make_archived` says what to keep beside it. Dry runs
-    and previews store nothing, so their messages carry no such link.
+    With ``archive``, every message links to its copy on the web ("View in browser",
+    ``Archived-At``) under a fresh random token (``Message.view_token``); the outbox sink
+    keeps the archive row beside it. Dry runs and previews store nothing, so their messages
+    carry no such link.
     """
 
     def __init__(
@@ -120,16 +120,15 @@ class MessageMaker:
         self.now = now
         self.sign = sign
         self.archive = archive
-        self.renderer = Renderer(render_settings(config))
+        try:
+            self.renderer = Renderer(render_settings(config))
+        except TemplateError as exc:  # broken for everyone: stop before anything is made
+            raise ConfigError([Problem(*errors.parts(p)) for p in exc.problems]) from None
 
     def make(self, digest: Digest) -> Message:
-        return self.make_archived(digest)[0]
-
-    def make_archived(self, digest: Digest) -> tuple[Message, ArchiveCopy | None]:
-        """The message, and its archive entry when this run archives."""
         view = new_view_token() if self.archive else None
         links = self.links.for_digest(digest.subscriber.email, view)
-        rendered = self.renderer.render(digest, unsubscribe_url=links.unsubscribe_url)
+        rendered = self.renderer.render(digest, links)
         message_id = message_id_for(self.config.sender, digest, self.run_key)
         return_token = token_for(message_id, self.links.secret)
         mailto = None
@@ -140,12 +139,15 @@ class MessageMaker:
             digest,
             rendered,
             message_id=message_id,
-            unsubscribe_url=links.unsubscribe_url,
             unsubscribe_mailto=mailto,
             date=self.now,
             feedback_id=feedback_id(self.config, digest.subscriber.schedule),
         )
         data = message.data if self.sign is None else self.sign(message.data)
-        message = replace(message, data=data, token=return_token)
-        copy = None if view is None else archive_copy(digest, message, links, view)
-        return message, copy
+        return replace(
+            message,
+            data=data,
+            token=return_token,
+            html_size=rendered.html_size,
+            view_token=view,
+        )

@@ -15,8 +15,9 @@ from typing import Protocol
 
 from newsletter.compose import Composition
 from newsletter.records import Message, RunStatus
+from newsletter.run.archive import archive_copy
 from newsletter.store.protocols import OutboxStore, RunStore
-from newsletter.store.records import ArchiveCopy, RunTally
+from newsletter.store.records import RunTally
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +26,6 @@ class Made:
 
     message: Message
     composition: Composition
-    archive: ArchiveCopy | None = None
-    """What the web archive keeps beside the message (real runs only)."""
 
 
 class Sink(Protocol):
@@ -51,6 +50,9 @@ class Sink(Protocol):
     def settle(self, now: datetime, status: RunStatus, tally: RunTally) -> None:
         """Record where the run stands (composed, then how its delivery ended)."""
 
+    def abandon(self, now: datetime) -> None:
+        """Undo what this run kept (it stopped on an error that affects everyone)."""
+
 
 class OutboxSink:
     """Pending rows in the outbox, one transaction per batch, under a claimed run."""
@@ -73,7 +75,11 @@ class OutboxSink:
     def write(self, batch: Sequence[Made], now: datetime) -> int:
         assert self.run_id is not None
         messages = [made.message for made in batch]
-        archive = [made.archive for made in batch if made.archive is not None]
+        archive = [
+            archive_copy(made.composition.digest, made.message)
+            for made in batch
+            if made.message.view_token is not None and made.composition.digest is not None
+        ]
         return self.store.enqueue(self.run_id, messages, now, archive=archive)
 
     def failed(self, subscriber: str, reason: str, now: datetime) -> None:
@@ -87,6 +93,12 @@ class OutboxSink:
         assert self.run_id is not None
         self.runs.finish_run(self.run_id, now, status, tally)
 
+    def abandon(self, now: datetime) -> None:
+        """Drop the run's unsent rows, and mark it failed (a later run may take its period)."""
+        assert self.run_id is not None
+        self.store.discard_pending(self.run_id)
+        self.runs.finish_run(self.run_id, now, RunStatus.ERROR, RunTally())
+
 
 @dataclass(frozen=True, slots=True)
 class FileRow:
@@ -96,6 +108,7 @@ class FileRow:
     topics: int
     items: int
     size: int
+    """The HTML part as sent (quoted-printable), what the 100 KB budget and Gmail count."""
     path: Path | None = None
     composition: Composition | None = None
     error: str | None = None
@@ -153,7 +166,7 @@ class FileSink:
                     subscriber=message.recipient,
                     topics=len(digest.sections),
                     items=len(digest.items),
-                    size=len(message.data),
+                    size=message.html_size,
                     path=path,
                     composition=made.composition,
                 )
@@ -169,3 +182,6 @@ class FileSink:
 
     def settle(self, now: datetime, status: RunStatus, tally: RunTally) -> None:
         pass
+
+    def abandon(self, now: datetime) -> None:
+        pass  # files written so far stay: a dry run records nothing

@@ -1,30 +1,35 @@
 """Fetch every due feed concurrently and turn each into a ``FetchOutcome``.
 
-Downloads run on an asyncio loop (bounded by ``concurrency``); parsing runs in
-worker processes with a wall-clock limit. Whatever goes wrong with one feed
-becomes that feed's ``error`` outcome; the others carry on.
+Downloads run on an asyncio loop (bounded by ``concurrency``) through the SSRF guard
+(``guard``); parsing runs in the process's lasting parser pool (``worker``) with a
+wall-clock limit. Whatever goes wrong with one feed becomes that feed's ``error``
+outcome; the others carry on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
-
-import httpx
+from urllib.parse import urlsplit
 
 from newsletter.records import FetchStatus
 from newsletter.sources import politeness, retrieve
+from newsletter.sources.guard import Connections, Resolver, origin
 from newsletter.sources.model import FeedSpec, FeedState, FetchOutcome
 from newsletter.sources.parse import ParseResult
 from newsletter.sources.retrieve import Download, FetchError
-from newsletter.sources.worker import ParseJob, ParserPool
+from newsletter.sources.worker import ParseJob, ParserPool, shared_pool
 
 log = logging.getLogger(__name__)
+
+PER_HOST = 2
+"""Downloads from one host at a time, at most (politeness; they share its connections)."""
 
 PARSE_TIMEOUT = 20.0
 """Seconds one document may take to parse before its worker is killed."""
@@ -41,6 +46,8 @@ def fetch_feeds(
     progress: Callable[[FetchOutcome], None] | None = None,
     parse_timeout: float = PARSE_TIMEOUT,
     parse_workers: int | None = None,
+    allow_private: bool = False,
+    resolver: Resolver | None = None,
 ) -> list[FetchOutcome]:
     """Fetch the due feeds; one outcome per input feed, in input order.
 
@@ -48,6 +55,13 @@ def fetch_feeds(
     whole (connect, redirects, body), ``max_bytes`` its decompressed size. ``force``
     fetches feeds that are not due yet or disabled. ``progress`` is called once per
     feed as it finishes. Feeds with state ``None`` have never been fetched.
+
+    Downloads connect only to public addresses, except the origin each feed's
+    configured URL (``FeedSpec.url``) names; ``allow_private`` (the config's
+    ``fetch_private_addresses``) lifts that check. ``resolver`` replaces the system's
+    name lookup (tests). Parsing uses the process's lasting parser pool: the first
+    body to parse starts it, at most ``parse_workers`` of its processes work for
+    this call.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -60,6 +74,8 @@ def fetch_feeds(
         progress=progress,
         parse_timeout=parse_timeout,
         parse_workers=parse_workers or min(concurrency, os.cpu_count() or 1),
+        allow_private=allow_private,
+        resolver=resolver,
     )
     try:
         asyncio.get_running_loop()
@@ -82,6 +98,8 @@ class _Run:
         progress: Callable[[FetchOutcome], None] | None,
         parse_timeout: float,
         parse_workers: int,
+        allow_private: bool,
+        resolver: Resolver | None,
     ) -> None:
         self._clock = now
         self.concurrency = concurrency
@@ -91,38 +109,36 @@ class _Run:
         self.progress = progress
         self.parse_timeout = parse_timeout
         self.parse_workers = parse_workers
+        self.allow_private = allow_private
+        self.resolver = resolver
+        self.memory_limit = max(1 << 30, 64 * max_bytes)
+        """Per parse: generous for any real feed within ``max_bytes``, fatal to a bomb."""
 
     def now(self) -> datetime:
         return self._clock().astimezone(UTC)
 
     async def all(self, feeds: Sequence[tuple[FeedSpec, FeedState | None]]) -> list[FetchOutcome]:
-        semaphore = asyncio.Semaphore(self.concurrency)
-        # Generous per-step limits; the whole-download deadline is enforced in retrieve.
-        limits = httpx.Limits(
-            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-        )
-        timeouts = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
-        memory_limit = max(1 << 30, 64 * self.max_bytes)
-        pool = ParserPool(self.parse_workers, timeout=self.parse_timeout, memory_limit=memory_limit)
-        # Parses block on a worker, so they get threads of their own.
+        slots = _Slots(self.concurrency, PER_HOST)
+        pool = shared_pool(self.parse_workers)
+        # A parse blocks its thread on a child's pipe; this many threads bound how many
+        # of the pool's processes this call keeps busy.
         threads = ThreadPoolExecutor(self.parse_workers, thread_name_prefix="parse")
-        with pool, threads:
-            async with httpx.AsyncClient(
-                headers={"User-Agent": retrieve.USER_AGENT, "Accept": retrieve.ACCEPT},
-                timeout=timeouts,
-                limits=limits,
-                follow_redirects=False,
-            ) as client:
+        with threads:
+            async with Connections(
+                allow_private=self.allow_private,
+                resolver=self.resolver,
+                max_connections=self.concurrency,
+            ) as connections:
                 tasks = [
-                    self._guarded(client, semaphore, pool, threads, spec, state)
+                    self._guarded(connections, slots, pool, threads, spec, state)
                     for spec, state in feeds
                 ]
                 return list(await asyncio.gather(*tasks))
 
     async def _guarded(
         self,
-        client: httpx.AsyncClient,
-        semaphore: asyncio.Semaphore,
+        connections: Connections,
+        slots: _Slots,
         pool: ParserPool,
         threads: ThreadPoolExecutor,
         spec: FeedSpec,
@@ -130,7 +146,7 @@ class _Run:
     ) -> FetchOutcome:
         state = _utc_state(state) if state is not None else FeedState(url=spec.url)
         try:
-            outcome = await self._one(client, semaphore, pool, threads, spec, state)
+            outcome = await self._one(connections, slots, pool, threads, spec, state)
         except Exception as exc:  # a bug must cost one feed, not the run
             log.exception("unexpected error while fetching feed %s", spec.name)
             message = f"internal error: {type(exc).__name__}: {exc}"
@@ -145,8 +161,8 @@ class _Run:
 
     async def _one(
         self,
-        client: httpx.AsyncClient,
-        semaphore: asyncio.Semaphore,
+        connections: Connections,
+        slots: _Slots,
         pool: ParserPool,
         threads: ThreadPoolExecutor,
         spec: FeedSpec,
@@ -164,8 +180,8 @@ class _Run:
                     spec.name, FetchStatus.SKIPPED, (), state, f"not due until {when}"
                 )
         try:
-            async with semaphore:
-                answer = await self._download(client, state)
+            async with slots.take(state.url):
+                answer = await self._download(connections, spec, state)
         except FetchError as exc:
             message = str(exc)
             new_state = politeness.failed(state, now=self.now(), message=message)
@@ -194,9 +210,12 @@ class _Run:
             location=answer.url if retrieve.is_http(answer.url) else _file_url(answer.url),
             spec=spec,
             now=now,
+            memory_limit=self.memory_limit,
         )
         loop = asyncio.get_running_loop()
-        result: ParseResult = await loop.run_in_executor(threads, pool.parse, job)
+        result: ParseResult = await loop.run_in_executor(
+            threads, pool.parse, job, self.parse_timeout
+        )
         if result.error is not None:
             new_state = politeness.failed(state, now=now, message=result.error, url=url)
             return FetchOutcome(spec.name, FetchStatus.ERROR, (), new_state, result.error + moved)
@@ -217,8 +236,14 @@ class _Run:
             spec.name, FetchStatus.NEW, result.entries, new_state, message + moved, result.warnings
         )
 
-    async def _download(self, client: httpx.AsyncClient, state: FeedState) -> Download:
-        path = retrieve.local_path(state.url)
+    async def _download(
+        self, connections: Connections, spec: FeedSpec, state: FeedState
+    ) -> Download:
+        try:
+            path = retrieve.local_path(state.url)
+            http = retrieve.is_http(state.url)
+        except ValueError as exc:  # e.g. an unclosed [ in the host
+            raise FetchError(f"invalid URL {state.url[:200]!r}: {exc}") from None
         if path is not None:
             return await asyncio.to_thread(
                 retrieve.read_file,
@@ -226,12 +251,13 @@ class _Run:
                 last_modified=state.last_modified,
                 max_bytes=self.max_bytes,
             )
-        if not retrieve.is_http(state.url):
+        if not http:
             scheme = state.url.split(":", 1)[0]
             raise FetchError(f"unsupported URL scheme {scheme!r} (use http, https, file or a path)")
         return await retrieve.download(
-            client,
+            connections,
             state.url,
+            configured=origin(spec.url),
             etag=state.etag,
             last_modified=state.last_modified,
             max_bytes=self.max_bytes,
@@ -259,6 +285,33 @@ class _Run:
             state, now=now, message=message, url=url, not_before=not_before
         )
         return FetchOutcome(spec.name, FetchStatus.ERROR, (), new_state, message)
+
+
+class _Slots:
+    """Download slots: ``total`` at once, ``per_host`` of them for any one host.
+
+    The host's slot is taken first, so a download waiting for its host never holds one
+    of the shared slots that downloads from other hosts could use.
+    """
+
+    def __init__(self, total: int, per_host: int) -> None:
+        self._total = asyncio.Semaphore(total)
+        self._per_host = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    @contextlib.asynccontextmanager
+    async def take(self, url: str) -> AsyncIterator[None]:
+        try:
+            host = (urlsplit(url).hostname or "") if retrieve.is_http(url) else ""
+        except ValueError:  # unparsable: the download will say so
+            host = ""
+        if not host:  # a local file
+            async with self._total:
+                yield
+            return
+        per_host = self._hosts.setdefault(host, asyncio.Semaphore(self._per_host))
+        async with per_host, self._total:
+            yield
 
 
 def _utc_state(state: FeedState) -> FeedState:

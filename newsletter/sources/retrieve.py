@@ -1,14 +1,17 @@
 """Download one feed politely and safely: conditional GET, size cap, bounded time.
 
-Redirects are followed by hand so that a permanent one can update the stored URL and
-one to a non-http(s) scheme is refused. Bodies are decompressed here, not by httpx,
-so the size cap applies to the decompressed bytes with a bounded output per step
-(a gzip bomb stops at the cap instead of inflating in one go).
+Redirects are followed by hand so that a permanent one can update the stored URL, and
+one to a non-http(s) scheme, from https to http, or to a private address is refused
+(the address check itself happens at connect time, in ``guard``). Bodies are
+decompressed here, not by the HTTP library, so the size cap applies to the decompressed
+bytes with a bounded output per step (a gzip bomb stops at the cap instead of inflating
+in one go).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mimetypes
 import os
 import stat
@@ -18,9 +21,11 @@ from email.utils import formatdate
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
+import httpcore
 import httpx
 
 import newsletter
+from newsletter.sources.guard import Connections, Origin, RefusedAddress
 
 USER_AGENT = f"newsletter/{newsletter.__version__} (+{newsletter.PROJECT_URL})"
 ACCEPT = (
@@ -115,82 +120,163 @@ class _Decoder:
 
 
 async def download(
-    client: httpx.AsyncClient,
+    connections: Connections,
     url: str,
     *,
+    configured: Origin | None,
     etag: str | None,
     last_modified: str | None,
     max_bytes: int,
     timeout: float,
 ) -> Download:
-    """GET ``url`` (following up to five redirects) within ``timeout`` seconds in total."""
+    """GET ``url`` (following up to five redirects) within ``timeout`` seconds in total.
+
+    ``configured`` is the origin the admin wrote for this feed: the one place it may
+    reach even at a private address (see ``guard``).
+    """
+    headers = [
+        (b"User-Agent", USER_AGENT.encode()),
+        (b"Accept", ACCEPT.encode()),
+        (b"Accept-Encoding", b"gzip, deflate"),
+    ]
+    for name, value in ((b"If-None-Match", etag), (b"If-Modified-Since", last_modified)):
+        if value:
+            headers.append((name, value.encode("latin-1", "replace")))
+    # Generous per-step limits; the whole-download deadline is the asyncio.timeout.
+    steps = {"connect": min(timeout, 10.0), "read": timeout, "write": timeout, "pool": timeout}
     try:
         async with asyncio.timeout(timeout):
-            return await _download(client, url, etag, last_modified, max_bytes)
-    except TimeoutError:
-        raise FetchError(f"no complete answer within {timeout:g} s (timed out)") from None
-    except httpx.TimeoutException:
+            return await _download(
+                connections, url, configured, headers, {"timeout": steps}, max_bytes
+            )
+    except (TimeoutError, httpcore.TimeoutException):
         raise FetchError(f"no complete answer within {timeout:g} s (timed out)") from None
     except httpx.InvalidURL as exc:
         raise FetchError(f"invalid URL {url!r}: {exc}") from None
-    except httpx.HTTPError as exc:
+    except _TRANSPORT_ERRORS as exc:
         raise FetchError(
             f"could not download ({type(exc).__name__}: {exc or 'no detail'})"
         ) from None
 
 
+_TRANSPORT_ERRORS = (
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ProxyError,
+)
+
+
+def _request_url(parsed: httpx.URL) -> httpcore.URL:
+    """A URL parsed by httpx (IDNA, percent-encoding) as httpcore wants it."""
+    return httpcore.URL(
+        scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port, target=parsed.raw_path
+    )
+
+
 async def _download(
-    client: httpx.AsyncClient,
+    connections: Connections,
     url: str,
-    etag: str | None,
-    last_modified: str | None,
+    configured: Origin | None,
+    headers: list[tuple[bytes, bytes]],
+    extensions: dict[str, object],
     max_bytes: int,
 ) -> Download:
-    headers = {"Accept-Encoding": "gzip, deflate"}
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
     moved_to: str | None = None
     all_permanent = True
-    for _hop in range(MAX_REDIRECTS + 1):
-        request = client.build_request("GET", url, headers=headers)
-        response = await client.send(request, stream=True)
-        try:
-            if response.status_code in _REDIRECTS and "location" in response.headers:
-                target = urljoin(url, response.headers["location"].strip())
+    for hop in range(MAX_REDIRECTS + 1):
+        parsed = httpx.URL(url)
+        pool = connections.pool_for(parsed, configured)
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                response = await stack.enter_async_context(
+                    pool.stream("GET", _request_url(parsed), headers=headers, extensions=extensions)
+                )
+            except RefusedAddress as exc:
+                raise FetchError(_refused(exc, url, redirected=hop > 0)) from None
+            answer_headers = _headers(response.headers)
+            location = answer_headers.get("location")
+            if response.status in _REDIRECTS and location is not None:
+                try:
+                    target = urljoin(url, location.strip())
+                    secure_to_plain = _scheme(url) == "https" and _scheme(target) == "http"
+                except ValueError:  # e.g. an unclosed [ in the host
+                    raise FetchError(
+                        f"refused a redirect to an invalid URL: {location[:200]!r}"
+                    ) from None
                 if not is_http(target):
                     raise FetchError(f"refused a redirect to a non-http(s) URL: {target[:200]}")
-                all_permanent = all_permanent and response.status_code in _PERMANENT
+                if secure_to_plain:
+                    raise FetchError(f"redirect from https to http refused: {target[:200]}")
+                all_permanent = all_permanent and response.status in _PERMANENT
                 if all_permanent:
                     moved_to = target
                 url = target
+                await _discard(response)
                 continue
-            response_headers = {k.lower(): v for k, v in response.headers.items()}
             body = b""
-            if 200 <= response.status_code < 300:
-                body = await _read_body(response, max_bytes)
+            if 200 <= response.status < 300:
+                body = await _read_body(response, answer_headers, max_bytes)
+            else:
+                await _discard(response)
+            reason = response.extensions.get("reason_phrase", b"")
             return Download(
-                status=response.status_code,
+                status=response.status,
                 url=url,
                 body=body,
-                headers=response_headers,
+                headers=answer_headers,
                 moved_to=moved_to,
-                reason=response.reason_phrase,
+                reason=reason.decode("latin-1") if isinstance(reason, bytes) else "",
             )
-        finally:
-            await response.aclose()
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
 
-async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
-    encoding = response.headers.get("content-encoding", "")
-    length = response.headers.get("content-length", "")
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Lower-cased names; a repeated header's values joined with ", " (RFC 9110 5.3)."""
+    merged: dict[str, str] = {}
+    for name, value in raw:
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        merged[key] = f"{merged[key]}, {text}" if key in merged else text
+    return merged
+
+
+def _scheme(url: str) -> str:
+    return urlsplit(url).scheme.lower()
+
+
+def _refused(exc: RefusedAddress, url: str, *, redirected: bool) -> str:
+    """The operator's message for a connection the guard refused."""
+    where = (
+        f"{exc.host} is {exc.address} ({exc.reason})"
+        if exc.host != exc.address
+        else (f"{exc.address} is {exc.reason}")
+    )
+    if redirected:
+        return f"redirect to a private address refused: {url[:200]} ({where})"
+    return (
+        f"refused to connect to a private address: {where}; only the URL in the config may "
+        "point there (or set fetch_private_addresses: true)"
+    )
+
+
+async def _discard(response: httpcore.Response, limit: int = 65_536) -> None:
+    """Read and drop a short body (a 304's is empty) so the connection can be reused;
+    a longer one is left unread and its connection closed."""
+    seen = 0
+    async for chunk in response.aiter_stream():
+        seen += len(chunk)
+        if seen > limit:
+            return
+
+
+async def _read_body(response: httpcore.Response, headers: dict[str, str], max_bytes: int) -> bytes:
+    encoding = headers.get("content-encoding", "")
+    length = headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
         raise FetchError(f"the response is larger than the {mb(max_bytes)} limit ({length} bytes)")
     decoder = _Decoder(encoding)
     chunks: list[bytes] = []
-    async for raw in response.aiter_raw():
+    async for raw in response.aiter_stream():
         chunks.append(decoder.feed(raw, max_bytes))
     return b"".join(chunks)
 

@@ -126,6 +126,9 @@ class OutboxStore(Protocol):
         each kept message's archive row is written in the same transaction, a dropped
         message's is not."""
 
+    def discard_pending(self, run_id: int) -> int:
+        """Delete the run's rows that nobody has claimed yet (with what they carry)."""
+
     def record_failure(self, run_id: int, subscriber: str, reason: str, now: datetime) -> None:
         """A digest that could not be made (a failure of ours, not of the address)."""
 

@@ -73,7 +73,12 @@ def blueprint(site: Site) -> Blueprint:
         html = html_part(found.data)
         if html is None:
             return gone()
-        body = public_copy(html, subscriber=found.subscriber, base_url=site.base_url)
+        body = public_copy(
+            html,
+            subscriber=found.subscriber,
+            base_url=site.base_url,
+            self_url=site.url(f"/d/{token}"),
+        )
         response = private(Response(body, mimetype="text/html"))
         response.headers["Content-Security-Policy"] = ARCHIVE_POLICY
         return response

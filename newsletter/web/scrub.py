@@ -6,8 +6,8 @@ manage links. Whoever opens a forwarded ``/d/<token>`` link must get none of it,
 1. the default template wraps those parts in ``<!--nl:personal-->`` …
    ``<!--/nl:personal-->`` and they are cut out;
 2. for templates without the markers, every link that acts for the subscriber (their
-   unsubscribe, resubscribe or manage link, anything carrying a token or their address,
-   and the "View in browser" link itself) is removed;
+   unsubscribe, resubscribe or manage link, anything carrying a token or their address)
+   is removed, and so is the "View in browser" link (the page itself);
 3. any remaining mention of the address becomes "a subscriber".
 
 The mail is never rendered again: this runs on the HTML part of the stored message.
@@ -25,7 +25,7 @@ import lxml.html  # type: ignore[import-untyped]
 from lxml import etree  # type: ignore[import-untyped]
 
 _MARKED = re.compile(r"<!--\s*nl:personal\s*-->.*?<!--\s*/nl:personal\s*-->", re.S)
-_PERSONAL_PATHS = ("/unsubscribe", "/resubscribe", "/manage", "/d/")
+_PERSONAL_PATHS = ("/unsubscribe", "/resubscribe", "/manage")
 REPLACEMENT = "a subscriber"
 
 
@@ -55,12 +55,14 @@ def _acts_for_subscriber(href: str, base_url: str, subscriber: str) -> bool:
     return rest.startswith(_PERSONAL_PATHS) or "token=" in rest
 
 
-def public_copy(html: str, *, subscriber: str, base_url: str) -> str:
-    """The digest as anyone may see it (see the module docstring)."""
+def public_copy(html: str, *, subscriber: str, base_url: str, self_url: str = "") -> str:
+    """The digest as anyone may see it (see the module docstring); a link to ``self_url``
+    (the page itself: "View in browser") goes too."""
     html = _MARKED.sub("", html)
     document = lxml.html.document_fromstring(html)
     for anchor in list(document.iter("a")):
-        if _acts_for_subscriber(anchor.get("href", ""), base_url, subscriber):
+        href = anchor.get("href", "")
+        if (self_url and href == self_url) or _acts_for_subscriber(href, base_url, subscriber):
             parent = anchor.getparent()
             anchor.drop_tree()
             if parent is not None and not parent.text_content().strip() and not len(parent):

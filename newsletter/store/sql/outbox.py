@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, or_, select, text, update
+from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, text, update
 
 from newsletter.records import (
     ACTIVE_OUTBOX_STATUSES,
@@ -227,6 +227,15 @@ class OutboxSql(SqlBase):
             written = {m.message_id: outbox_id for outbox_id, m in zip(ids, fresh, strict=True)}
             insert_archive(conn, written, archive, now)
         return len(fresh)
+
+    def discard_pending(self, run_id: int) -> int:
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                delete(outbox).where(
+                    outbox.c.run_id == run_id, outbox.c.status == OutboxStatus.PENDING.value
+                )
+            )
+            return int(done.rowcount)
 
     def record_failure(self, run_id: int, subscriber: str, reason: str, now: datetime) -> None:
         with self.engine.begin() as conn:
