@@ -75,6 +75,37 @@ def html_of(message: EmailMessage) -> str:
     return content
 
 
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content
+
+
+BASE = "https://digest.example.org/news"
+
+
+def view_link(message: EmailMessage) -> str:
+    """The "View in browser" link, checked to be the same in the header, HTML and text."""
+    archived_at = str(message["Archived-At"])
+    assert archived_at.startswith(f"<{BASE}/d/") and archived_at.endswith(">")
+    link = archived_at[1:-1]
+    html = html_of(message)
+    top = html[: html.index('class="container"')]  # at the top, above the digest itself
+    assert re.search(
+        rf'<a class="view-link" href="{re.escape(link)}"[^>]*>View in browser</a>', top
+    )
+    assert f"View in browser: {link}" in text_of(message).split("\n\n")[0]
+    return link
+
+
+def local(link: str) -> str:
+    """A link from the mail, as a path on the test server (which answers under /news)."""
+    assert link.startswith(BASE + "/")
+    return link[len(BASE) :]
+
+
 def paper_titles(html: str) -> list[str]:
     found = re.findall(r'<h3 class="paper-title"[^>]*>\s*<a[^>]*>(.*?)</a>', html, re.S)
     return [re.sub(r"<[^>]+>", "", title).strip() for title in found]
@@ -107,6 +138,36 @@ def test_each_sent_digest_reads_on_the_web_without_what_is_personal(
             policy = r.headers["content-security-policy"]
             assert "default-src 'none'" in policy and "script" not in policy
             assert "<script" not in r.text.lower()
+
+
+def test_the_view_in_browser_link_of_every_mail_leads_to_its_copy(
+    project: Project, smtp_sink: Sink
+) -> None:
+    smtp_env(project, smtp_sink)
+    assert send(project) == 0
+    received = mails(smtp_sink)
+    archived = tokens(project)
+    with site(project) as client:
+        for email, message in received.items():
+            link = view_link(message)
+            assert link == f"{BASE}/d/{archived[email]}"
+            r = client.get(local(link))
+            assert r.status_code == 200
+            assert paper_titles(r.text) == paper_titles(html_of(message))
+            assert "View in browser" not in r.text  # the link to itself is dropped
+        # alice's digest was cut (36 matches, 25 shown): its "more" link is in the mail,
+        # stays on the web copy, and lists every match
+        alice = html_of(received["alice@example.org"])
+        all_link = f"{BASE}/d/{archived['alice@example.org']}/all"
+        assert f'href="{all_link}"' in alice
+        copy = client.get(local(view_link(received["alice@example.org"]))).text
+        assert f'href="{all_link}"' in copy
+        every = client.get(local(all_link))
+        assert every.status_code == 200 and "36 papers matched; 25 were in the mail." in every.text
+        assert (
+            f'href="{BASE}/d/'
+            not in html_of(received["bob@example.org"]).split('class="container"')[1]
+        )  # bob's was not cut: no "more" link
 
 
 def test_a_cut_digest_lists_every_match_and_why(project: Project, smtp_sink: Sink) -> None:
