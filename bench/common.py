@@ -109,8 +109,11 @@ def write_project(
     topics: int,
     now: datetime,
     database: str = "sqlite:///state/bench.db",
+    topics_each: int | None = None,
+    max_items: int = 20,
 ) -> Workload:
-    """A project folder: newsletter.yaml, subscribers.yaml (1-3 topics each) and a feed file."""
+    """A project folder: newsletter.yaml, subscribers.yaml (1-3 topics each, or exactly
+    ``topics_each``) and a feed file."""
     rng = random.Random(SEED + 2)
     config_dir = root / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -122,7 +125,7 @@ def write_project(
         f"database: {database}\n"
         "feeds:\n  - name: papers\n    url: papers.atom\n"
         'schedules:\n  daily: "0 7 * * *"\n'
-        "digest:\n  max_items: 20\n  lookback_days: 7\n",
+        f"digest:\n  max_items: {max_items}\n  lookback_days: 7\n",
         encoding="utf-8",
     )
     queries = topic_queries(topics)
@@ -131,7 +134,10 @@ def write_project(
         lines += [f"  t{i}:", f"    title: Topic {i}", f"    query: '{query}'"]
     lines.append("subscribers:")
     for i in range(subscribers):
-        chosen = sorted({f"t{rng.randrange(topics)}" for _ in range(rng.randint(1, 3))})
+        if topics_each:
+            chosen = sorted(f"t{i}" for i in rng.sample(range(topics), topics_each))
+        else:
+            chosen = sorted({f"t{rng.randrange(topics)}" for _ in range(rng.randint(1, 3))})
         lines += [
             f"  - email: reader{i}@bench.example.org",
             "    schedule: daily",

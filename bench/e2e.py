@@ -65,6 +65,36 @@ def fresh_database(backend: str, root: Path) -> Iterator[str]:
         admin.dispose()
 
 
+NAIVE_SAMPLE = 60
+"""Digests rendered the naive way for the personal-digest baseline (the same digests the
+send then makes; enough for a steady per-digest time)."""
+
+
+def naive_per_digest(app: Any) -> float:
+    """Seconds per digest for the reference path — Jinja2 + premailer.transform +
+    EmailMessage per digest — over the first digests this run would send."""
+    from newsletter.render.naive import message_naive, render_naive
+    from newsletter.run import DigestRun, FileSink, RunOptions
+    from newsletter.run.links import Links
+    from newsletter.run.messages import render_settings
+
+    run = DigestRun(app, FileSink(Path(tempfile.mkdtemp())), RunOptions(fetch=False))
+    digests = []
+    for planned in run.plan():
+        if planned.composition is not None and planned.composition.digest is not None:
+            digests.append(planned.composition.digest)
+        if len(digests) == NAIVE_SAMPLE:
+            break
+    settings = render_settings(app.config)
+    links = Links(app.config.base_url, SECRET, app.now())
+    started = time.perf_counter()
+    for n, digest in enumerate(digests):
+        digest_links = links.for_digest(digest.subscriber.email)
+        rendered = render_naive(settings, digest, digest_links)
+        message_naive(settings, digest, rendered, message_id=f"<{n}@bench>")
+    return (time.perf_counter() - started) / max(len(digests), 1)
+
+
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Runs in its own process: `send --workers N` as the CLI would, minus argument parsing."""
     from newsletter.app import open_app
@@ -73,23 +103,56 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     from newsletter.run.workers import peak_rss_kib
 
     with open_app(Path(spec["env_file"]), Path(spec["config"]), system_clock) as app:
+        naive = None
+        if spec.get("naive"):
+            from newsletter.run import DigestRun, OutboxSink
+
+            DigestRun(app, OutboxSink(app.store, app.store)).fetch()
+            naive = naive_per_digest(app)
+        started = time.perf_counter()
         outcome = send_with_workers(app, spec["workers"])
+        send_seconds = time.perf_counter() - started
     return {
         "composed": outcome.tally.composed,
         "sent": outcome.tally.sent,
         "complete": outcome.complete,
         "processes": outcome.processes,
         "parent_peak_kib": peak_rss_kib(),
+        "send_seconds": send_seconds,
+        "naive_seconds_per_digest": naive,
         "worker_peak_kib": [w.peak_rss_kib for w in outcome.workers],
     }
 
 
-def one_case(backend: str, subscribers: int, workers: int) -> dict[str, Any]:
+PERSONAL_TOPICS = 200
+PERSONAL_ENTRIES = 600
+
+
+def one_case(
+    backend: str, subscribers: int, workers: int, *, personal: bool = False
+) -> dict[str, Any]:
+    """One send in a fresh process. ``personal``: a library of 200 topics, 3 per subscriber,
+    up to 25 papers each, and the naive per-digest path timed in the same process first."""
     with tempfile.TemporaryDirectory(prefix="nl-bench-") as tmp:
         root = Path(tmp)
-        workload = write_project(
-            root, subscribers=subscribers, entries=ENTRIES, topics=TOPICS, now=datetime.now(UTC)
-        )
+        if personal:
+            workload = write_project(
+                root,
+                subscribers=subscribers,
+                entries=PERSONAL_ENTRIES,
+                topics=PERSONAL_TOPICS,
+                topics_each=3,
+                max_items=25,
+                now=datetime.now(UTC),
+            )
+        else:
+            workload = write_project(
+                root,
+                subscribers=subscribers,
+                entries=ENTRIES,
+                topics=TOPICS,
+                now=datetime.now(UTC),
+            )
         with fresh_database(backend, root) as url, counting_sink() as sink:
             env_file = root / ".env"
             env_file.write_text(
@@ -97,7 +160,12 @@ def one_case(backend: str, subscribers: int, workers: int) -> dict[str, Any]:
                 f"NEWSLETTER_SECRET={SECRET}\nNEWSLETTER_DATABASE_URL={url}\n",
                 encoding="utf-8",
             )
-            spec = {"config": str(workload.config), "env_file": str(env_file), "workers": workers}
+            spec = {
+                "config": str(workload.config),
+                "env_file": str(env_file),
+                "workers": workers,
+                "naive": personal,
+            }
             start = time.perf_counter()
             done = subprocess.run(
                 [sys.executable, "-m", "bench.e2e", "--child", json.dumps(spec)],
@@ -126,7 +194,25 @@ def one_case(backend: str, subscribers: int, workers: int) -> dict[str, Any]:
         "digests_per_s": result["sent"] / wall,
         "peak_mib_per_process": peak,
         "processes": result["processes"],
+        "send_digests_per_s": result["sent"] / result["send_seconds"],
+        "naive_digests_per_s": (
+            1 / result["naive_seconds_per_digest"] if result["naive_seconds_per_digest"] else None
+        ),
     }
+
+
+def personal_rows(quick: bool) -> list[Row]:
+    """Issue 14's case: 2,000 personal digests (200 topics, 3 each) sent to a sink in another
+    process, against the naive per-digest path (Jinja2 + premailer + EmailMessage) timed on
+    the same digests in the same process. The send's time includes fetch, compose, the
+    outbox and SMTP; the baseline's is rendering alone, so the ratio understates the gain."""
+    subscribers = 500 if quick else 2_000
+    print(f"  e2e personal digests: {subscribers} subscribers…", file=sys.stderr)
+    r = one_case("sqlite", subscribers, 1, personal=True)
+    label = f"e2e send {subscribers} personal digests (200 topics, 3 each) vs naive render"
+    return [
+        row(f"{label}: digests/s", r["send_digests_per_s"], r["naive_digests_per_s"], "digests/s")
+    ]
 
 
 def run(quick: bool, select: str | None = None) -> list[Row]:
@@ -135,6 +221,10 @@ def run(quick: bool, select: str | None = None) -> list[Row]:
     backends = ["sqlite"] + (["postgresql"] if postgres_available() else [])
     wanted = select.split(":") if select else []
     rows: list[Row] = []
+    if not wanted or wanted[0] == "personal":
+        rows += personal_rows(quick)
+        if wanted:
+            return rows
     for size in sizes:
         cases = [(b, size, w) for b in backends for w in WORKERS]
         if wanted:

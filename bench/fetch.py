@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import socket
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Row, print_table, row
+from tests.smtp_sink import free_port
 
 WORDS = [
     "model", "data", "learning", "transformer", "sparse", "attention", "graph", "robust",
@@ -112,12 +112,6 @@ try:
     HAVE_RSS2EMAIL = True
 except ImportError:  # the dev extra installs it; without it only feedparser is compared
     HAVE_RSS2EMAIL = False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tree_cpu() -> float:
@@ -337,7 +331,7 @@ def run(quick: bool) -> list[Row]:
     feeds, entries = (40, 50) if quick else (200, 100)
     ctx = multiprocessing.get_context("spawn")
     ready, stop = ctx.Event(), ctx.Event()
-    port = _free_port()
+    port = free_port()
     server = ctx.Process(target=_server_process, args=(port, feeds, entries, ready, stop))
     server.start()
     try:

@@ -92,14 +92,16 @@ def composition(
     counts = {topic_id: _Count() for topic_id in topics}
     candidates: list[_Candidate] = []
     for entry in entries:
-        found = matches.get(entry.key, {})
-        mine = sorted(
-            (m for topic_id, m in found.items() if topic_id in order),
-            key=lambda m: (-m.score, order[m.topic_id]),
-        )
-        ids = [m.topic_id for m in mine]
-        if not ids:
+        found = matches.get(entry.key)
+        if not found:
             continue
+        # The subscriber's few topics looked up, not the many topics that matched the entry.
+        mine = [found[topic_id] for topic_id in order if topic_id in found]
+        if not mine:
+            continue
+        if len(mine) > 1:
+            mine.sort(key=lambda m: (-m.score, order[m.topic_id]))
+        ids = [m.topic_id for m in mine]
         for topic_id in ids:
             counts[topic_id].matched += 1
         if entry.key in taken:

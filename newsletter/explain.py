@@ -92,7 +92,12 @@ def entries_from(app: App, feed: str | None) -> list[Entry]:
     if feed is None:
         return app.store.all_entries()
     url = feed if "://" in feed else str(Path(feed).expanduser().resolve())
-    (outcome,) = fetch_feeds([(FeedSpec(name="cli", url=url), None)], now=app.clock, force=True)
+    (outcome,) = fetch_feeds(
+        [(FeedSpec(name="cli", url=url), None)],
+        now=app.clock,
+        force=True,
+        allow_private=app.config.fetch_private_addresses,
+    )
     if outcome.status == "error":
         raise FeedUnreadable([Problem(feed, None, f"cannot read the feed: {outcome.message}")])
     return list(outcome.entries)

@@ -139,8 +139,9 @@ def test_a_relay_that_refuses_everyone_pauses_the_run_and_costs_no_attempt(
     assert {row.attempts for row in rows.values()} == {0}
     assert {row.failure for row in rows.values()} == {None}
     assert suppressed(project) == {}
-    # It stopped at the streak (plus what was in flight on the 2 connections), not at 30.
-    assert 20 <= sink.refused <= 22
+    # It stopped at the streak (plus what was already handed to the 2 connections: send_many
+    # keeps 2 per connection in flight, so at most 3 more than the streak), not at 30.
+    assert 20 <= sink.refused <= 23
     store = open_store(project)
     pause = store.relay_pause()
     store.close()

@@ -48,6 +48,8 @@ LEASE = timedelta(minutes=10)
 """How long a claimed row stays ours; a sender that died releases its rows when this expires."""
 GIVE_UP_AFTER = timedelta(days=3)
 BATCH = 200
+WAIT_FOR_BATCH = 0.5
+"""Seconds an idle sender waits for the composer's next batch before looking again."""
 HOST = socket.gethostname()
 RELAY_TROUBLE = (SendFailure.REFUSED, SendFailure.UNREACHABLE, SendFailure.AUTH)
 """Answers that may be the relay's doing rather than the message's: they make a streak."""
@@ -157,15 +159,29 @@ class Deliverer:
         self._streak = _Streak(max_consecutive_errors)
         self._lock = threading.Lock()
 
-    def deliver(self, tally: Tally, *, retry_deferred: bool = False) -> bool:
+    def deliver(
+        self,
+        tally: Tally,
+        *,
+        retry_deferred: bool = False,
+        composing: threading.Event | None = None,
+        written: threading.Event | None = None,
+    ) -> bool:
         """Send every due row, counting into ``tally``; True when a stop or a pause ended it
-        early (:attr:`paused` tells a pause)."""
+        early (:attr:`paused` tells a pause).
+
+        While ``composing`` is set, the outbox is still being filled (by the same run, in
+        another thread): an empty claim then waits for ``written`` (set after each batch)
+        instead of ending, so sending overlaps composing."""
         if retry_deferred:
             self.outbox.make_deferred_due(self.clock())
         self.outbox.release_dead_leases(self.clock(), HOST, process_alive)
         try:
             with SmtpSender(self.settings) as sender:
                 while not self.stop.is_set():
+                    # Read before claiming: a batch written after an empty claim is still
+                    # claimed by the next round, whichever way the race goes.
+                    more_coming = composing is not None and composing.is_set()
                     rows = self.outbox.claim(
                         self.clock(),
                         LEASE,
@@ -173,7 +189,11 @@ class Deliverer:
                         owner=lease_owner(),
                     )
                     if not rows:
-                        return False
+                        if not more_coming or written is None:
+                            return False
+                        written.wait(WAIT_FOR_BATCH)
+                        written.clear()
+                        continue
                     if self._send_batch(sender, rows, tally):
                         return True
                 return True

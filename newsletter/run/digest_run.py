@@ -91,6 +91,7 @@ class DigestRun:
         self.smtp: SmtpSettings | None = None
         self.checked = False
         self.maker: MessageMaker | None = None
+        self._written: threading.Event | None = None
         self.claimed = False
         self.duration: float | None = None
 
@@ -207,11 +208,17 @@ class DigestRun:
             batch.append(item)
             if len(batch) >= BATCH:
                 tally.composed += self.sink.write(batch, now)
+                self._batch_written()
                 batch = []
                 if self.stop.is_set():
                     break
         tally.composed += self.sink.write(batch, now)
+        self._batch_written()
         return tally.composed
+
+    def _batch_written(self) -> None:
+        if self._written is not None:
+            self._written.set()
 
     def compose(self) -> bool:
         """Plan, render and enqueue under the run's claim; False when another process has it."""
@@ -228,8 +235,15 @@ class DigestRun:
         self.sink.settle(self.app.now(), status, self.result.tally.for_run_row())
         return True
 
-    def deliver(self) -> bool:
-        """Send what the outbox holds; True when a stop or a pause ended it early."""
+    def deliver(
+        self,
+        *,
+        composing: threading.Event | None = None,
+        written: threading.Event | None = None,
+    ) -> bool:
+        """Send what the outbox holds; True when a stop or a pause ended it early. With
+        ``composing``/``written`` it runs beside :meth:`compose` (see
+        :meth:`compose_and_deliver`)."""
         assert self.smtp is not None
         store, config = self.app.store, self.app.config
         pause = store.relay_pause()
@@ -247,7 +261,12 @@ class DigestRun:
             max_consecutive_errors=config.delivery.max_consecutive_errors,
             on_result=self.options.on_result,
         )
-        stopped = deliverer.deliver(self.result.tally, retry_deferred=self.options.retry_deferred)
+        stopped = deliverer.deliver(
+            self.result.tally,
+            retry_deferred=self.options.retry_deferred,
+            composing=composing,
+            written=written,
+        )
         if deliverer.paused is not None:
             self._pause(deliverer.paused)
         elif pause is not None and store.clear_relay_pause(pause.paused_at):
@@ -280,10 +299,10 @@ class DigestRun:
             self.check()
         if self.options.fetch and not self.stop.is_set():
             self.fetch()
-        if not self.stop.is_set():
-            self.compose()
         if self.delivers and not self.stop.is_set():
-            self.deliver()
+            self.compose_and_deliver()
+        elif not self.stop.is_set():
+            self.compose()
         if self.sink.records and not self.stop.is_set():
             self.expire_archive()
         self.finish(time.monotonic() - started)
@@ -296,6 +315,32 @@ class DigestRun:
         except Exception:
             event("archive_cleanup_failed", logging.ERROR, exc_info=True)
             return 0
+
+    def compose_and_deliver(self) -> None:
+        """Compose in this thread while another delivers each batch as it is written: the
+        relay's round trips overlap the rendering instead of following it."""
+        composing, written = threading.Event(), threading.Event()
+        composing.set()
+        self._written = written
+        failure: list[BaseException] = []
+
+        def sender() -> None:
+            try:
+                self.deliver(composing=composing, written=written)
+            except BaseException as exc:  # handed to the composing thread, which re-raises
+                failure.append(exc)
+
+        thread = threading.Thread(target=sender, name="deliver")
+        thread.start()
+        try:
+            self.compose()
+        finally:
+            composing.clear()
+            written.set()
+            thread.join()
+            self._written = None
+        if failure:
+            raise failure[0]
 
     def finish(self, duration: float | None = None) -> None:
         """Settle the result's status (and the run row's, when this run composed it)."""

@@ -112,6 +112,7 @@ def fetch_and_store(
         now=now,
         force=force,
         progress=progress,
+        allow_private=config.fetch_private_addresses,
     )
     saved = []
     for outcome in outcomes:
