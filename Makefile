@@ -24,8 +24,10 @@ $(VENV)/.stamp-semantic: pyproject.toml $(VENV)/.stamp-dev
 
 semantic: $(VENV)/.stamp-semantic
 
+# Sample feeds with fresh dates, a NEWSLETTER_SECRET in .env if it has none (never replaced),
+# then a dry run (which also stores the papers): `python -m newsletter serve` shows them.
 demo: $(VENV)/.stamp-base
-	$(PY) -m newsletter demo-feed
+	$(PY) -m newsletter demo-feed --write-secret
 	$(PY) -m newsletter send --dry-run
 
 test: $(VENV)/.stamp-dev

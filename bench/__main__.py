@@ -1,6 +1,7 @@
 """`python -m bench [--quick] [--only NAME[:CASE]] [--json PATH]`: every benchmark, ratios first.
 
-Runs bench/fetch.py, text.py, match.py, render.py, deliver.py and e2e.py (each ``run(quick)``),
+Runs bench/fetch.py, text.py, match.py, render.py, deliver.py, e2e.py and web.py (each
+``run(quick)``),
 prints one table and writes the rows as JSON (default bench/results/<time>.json).
 ``--only e2e:postgresql:100000:4`` picks one end-to-end case (backend:subscribers:workers).
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from bench.common import Row, print_table, write_json
 
-SUITES = ("fetch", "text", "match", "render", "deliver", "e2e")
+SUITES = ("fetch", "text", "match", "render", "deliver", "e2e", "web")
 
 
 def main(argv: list[str] | None = None) -> int:

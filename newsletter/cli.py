@@ -152,7 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-fetch", action="store_true", help="use stored entries; fetch nothing"
     )
 
-    serve = command("serve", "run the unsubscribe web app (put an HTTPS reverse proxy in front)")
+    serve = command(
+        "serve",
+        "run the web app: the day's papers, search, archived digests, Atom feeds and "
+        "unsubscribe pages (put an HTTPS reverse proxy in front)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
 
@@ -198,12 +202,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("status", "show next runs, last outcomes, failing feeds and the outbox; exit 1 if not")
 
-    demo = command("demo-feed", "write the bundled sample feed with dates ending today")
+    demo = command("demo-feed", "write the bundled sample feeds with dates ending today")
     demo.add_argument(
         "--out",
         metavar="PATH",
         type=Path,
-        help="where to write it (default: sample-feed.atom beside newsletter.yaml)",
+        help="where to write it (default: sample-feed.atom beside newsletter.yaml); "
+        "sample-daily-papers.json (invented upvotes) is written beside it",
+    )
+    demo.add_argument(
+        "--write-secret",
+        action="store_true",
+        help="also give the --env-file (default .env) a fresh NEWSLETTER_SECRET if it has "
+        "none (an existing one is never replaced)",
     )
     return parser
 
@@ -320,12 +331,22 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_feed(args: argparse.Namespace) -> int:
-    from newsletter.demo import SAMPLE_FEED_NAME, write_sample_feed
+    from newsletter.demo import (
+        SAMPLE_DAILY_PAPERS_NAME,
+        SAMPLE_FEED_NAME,
+        ensure_secret,
+        write_sample_feed,
+    )
 
+    if args.write_secret and ensure_secret(args.env_file):
+        print(f"Wrote a new NEWSLETTER_SECRET to {args.env_file}")
     _env, path = _environment(args)
     target = args.out or path.parent / SAMPLE_FEED_NAME
     count = write_sample_feed(target, args.clock())
-    print(f"Wrote {count} sample papers dated over the last 5 days to {target}")
+    print(
+        f"Wrote {count} sample papers dated over the last 5 days to {target}, "
+        f"and their invented upvotes to {target.parent / SAMPLE_DAILY_PAPERS_NAME}"
+    )
     return EXIT_OK
 
 

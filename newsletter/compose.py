@@ -181,6 +181,9 @@ def composition(
         created=now,
         updated=updated_entries,
         omitted=len(dropped),
+        overflow=tuple(
+            c.item(topics, first=next(i for i in c.ids if not topics[i].trending)) for c in dropped
+        ),
     )
     return Composition(subscriber, digest, result, first_digest)
 

@@ -223,6 +223,9 @@ class Digest:
     omitted: int = 0
     """Matches left out because ``digest.max_items`` was reached (the digest says so:
     "and N more matches")."""
+    overflow: tuple[DigestItem, ...] = ()
+    """Those matches themselves, best first: the web archive lists them on the digest's
+    "every match" page (``/d/<token>/all``)."""
 
     @property
     def items(self) -> tuple[DigestItem, ...]:
@@ -304,6 +307,9 @@ class Message:
     carry it, so a bounce, a complaint or an unsubscribe maps back to this one message."""
     html_size: int = 0
     """Bytes of the HTML part as sent (quoted-printable), what Gmail's clipping counts."""
+    view_token: str | None = None
+    """The token of the message's copy on the web (``/d/<token>``, its "View in browser"
+    link); None when it has none (a dry run, a preview)."""
 
     @property
     def item_count(self) -> int:

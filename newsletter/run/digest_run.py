@@ -25,6 +25,7 @@ from newsletter.deliver import SmtpSettings
 from newsletter.records import OutboxStatus, RunStatus
 from newsletter.render import TemplateError
 from newsletter.render.errors import parts
+from newsletter.run.archive import expire_archive
 from newsletter.run.audience import Audience
 from newsletter.run.bounces import Bounces
 from newsletter.run.deliver import Deliverer, ResultHook
@@ -124,6 +125,7 @@ class DigestRun:
             run_key=self.run_key,
             now=self.app.now(),
             sign=self.sign,
+            archive=self.sink.records,
         )
 
     @property
@@ -301,8 +303,18 @@ class DigestRun:
             self.compose_and_deliver()
         elif not self.stop.is_set():
             self.compose()
+        if self.sink.records and not self.stop.is_set():
+            self.expire_archive()
         self.finish(time.monotonic() - started)
         return self.result
+
+    def expire_archive(self) -> int:
+        """Remove archived copies past ``archive_days``; a failure here costs no digest."""
+        try:
+            return expire_archive(self.app)
+        except Exception:
+            event("archive_cleanup_failed", logging.ERROR, exc_info=True)
+            return 0
 
     def compose_and_deliver(self) -> None:
         """Compose in this thread while another delivers each batch as it is written: the

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from newsletter.records import DigestLinks
 from newsletter.tokens import make_token
+
+VIEW_TOKEN_BYTES = 20
+"""160 random bits per archived digest: a link nobody can guess or enumerate."""
 
 
 def web_link(base_url: str, path: str, **query: str) -> str:
@@ -20,6 +24,11 @@ def web_link(base_url: str, path: str, **query: str) -> str:
     if query:
         link += "?" + urlencode(query, quote_via=quote, safe="")
     return link
+
+
+def new_view_token() -> str:
+    """A fresh token for one archived digest (URL-safe, no padding)."""
+    return secrets.token_urlsafe(VIEW_TOKEN_BYTES)
 
 
 @dataclass(frozen=True)
@@ -37,5 +46,20 @@ class Links:
         """Answered by ``serve``: a GET confirms, a POST unsubscribes (RFC 8058 one-click)."""
         return web_link(self.base_url, "unsubscribe", token=self.token(email))
 
-    def for_digest(self, email: str) -> DigestLinks:
-        return DigestLinks(unsubscribe_url=self.unsubscribe(email))
+    def view(self, view_token: str) -> str:
+        """The archived copy of one digest ("View in browser", ``Archived-At``)."""
+        return web_link(self.base_url, f"d/{view_token}")
+
+    def all_matches(self, view_token: str) -> str:
+        """Every match of a digest that was cut ("and N more matches")."""
+        return web_link(self.base_url, f"d/{view_token}/all")
+
+    def for_digest(self, email: str, view_token: str | None = None) -> DigestLinks:
+        """The subscriber's links; with ``view_token``, the archive's too."""
+        if view_token is None:
+            return DigestLinks(unsubscribe_url=self.unsubscribe(email))
+        return DigestLinks(
+            unsubscribe_url=self.unsubscribe(email),
+            view_url=self.view(view_token),
+            all_url=self.all_matches(view_token),
+        )

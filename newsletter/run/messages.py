@@ -18,7 +18,7 @@ from newsletter.config import Config, ConfigError, Environment, Problem
 from newsletter.deliver.verp import token_for, unsubscribe_address
 from newsletter.records import Digest, Message
 from newsletter.render import Renderer, RenderSettings, TemplateError, errors
-from newsletter.run.links import Links
+from newsletter.run.links import Links, new_view_token
 
 DRY_RUN_SECRET = "dry-run-secret-not-for-real-mail"
 """Signs links in dry-run and preview files when NEWSLETTER_SECRET is not set."""
@@ -96,7 +96,13 @@ def dkim_signer(env: Environment) -> Signer | None:
 
 
 class MessageMaker:
-    """Digests to messages for one run (links signed and dated once, shared work cached)."""
+    """Digests to messages for one run (links signed and dated once, shared work cached).
+
+    With ``archive``, every message links to its copy on the web ("View in browser",
+    ``Archived-At``) under a fresh random token (``Message.view_token``); the outbox sink
+    keeps the archive row beside it. Dry runs and previews store nothing, so their messages
+    carry no such link.
+    """
 
     def __init__(
         self,
@@ -106,25 +112,28 @@ class MessageMaker:
         run_key: str,
         now: datetime,
         sign: Signer | None = None,
+        archive: bool = False,
     ) -> None:
         self.config = config
         self.links = Links(config.base_url, secret, now)
         self.run_key = run_key
         self.now = now
         self.sign = sign
+        self.archive = archive
         try:
             self.renderer = Renderer(render_settings(config))
         except TemplateError as exc:  # broken for everyone: stop before anything is made
             raise ConfigError([Problem(*errors.parts(p)) for p in exc.problems]) from None
 
     def make(self, digest: Digest) -> Message:
-        links = self.links.for_digest(digest.subscriber.email)
+        view = new_view_token() if self.archive else None
+        links = self.links.for_digest(digest.subscriber.email, view)
         rendered = self.renderer.render(digest, links)
         message_id = message_id_for(self.config.sender, digest, self.run_key)
-        token = token_for(message_id, self.links.secret)
+        return_token = token_for(message_id, self.links.secret)
         mailto = None
         if self.config.bounce_address:
-            mailto = f"mailto:{unsubscribe_address(self.config.bounce_address, token)}"
+            mailto = f"mailto:{unsubscribe_address(self.config.bounce_address, return_token)}"
             mailto += "?subject=unsubscribe"
         message = self.renderer.message(
             digest,
@@ -135,4 +144,10 @@ class MessageMaker:
             feedback_id=feedback_id(self.config, digest.subscriber.schedule),
         )
         data = message.data if self.sign is None else self.sign(message.data)
-        return replace(message, data=data, token=token, html_size=rendered.html_size)
+        return replace(
+            message,
+            data=data,
+            token=return_token,
+            html_size=rendered.html_size,
+            view_token=view,
+        )

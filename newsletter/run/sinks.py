@@ -15,6 +15,7 @@ from typing import Protocol
 
 from newsletter.compose import Composition
 from newsletter.records import Message, RunStatus
+from newsletter.run.archive import archive_copy
 from newsletter.store.protocols import OutboxStore, RunStore
 from newsletter.store.records import RunTally
 
@@ -73,7 +74,13 @@ class OutboxSink:
 
     def write(self, batch: Sequence[Made], now: datetime) -> int:
         assert self.run_id is not None
-        return self.store.enqueue(self.run_id, [made.message for made in batch], now)
+        messages = [made.message for made in batch]
+        archive = [
+            archive_copy(made.composition.digest, made.message)
+            for made in batch
+            if made.message.view_token is not None and made.composition.digest is not None
+        ]
+        return self.store.enqueue(self.run_id, messages, now, archive=archive)
 
     def failed(self, subscriber: str, reason: str, now: datetime) -> None:
         assert self.run_id is not None

@@ -39,12 +39,20 @@ from newsletter.records import RunStatus
 from newsletter.run import DigestRun, OutboxSink
 from newsletter.run.mailbox import mailbox_url
 from newsletter.schedule.bounces import POLL_EVERY, bounce_job
-from newsletter.schedule.jobs import RunSummary, drain_outbox, fetch_some, run_group
+from newsletter.schedule.jobs import (
+    RunSummary,
+    clean_archive,
+    drain_outbox,
+    fetch_some,
+    run_group,
+)
 from newsletter.schedule.timing import Group, groups, latest_fire
 from newsletter.store import STALE_RUN
 
 UTC = ZoneInfo("UTC")
 DRAIN_EVERY = timedelta(minutes=2)
+ARCHIVE_CLEANUP_EVERY = timedelta(days=1)
+"""How often archived digests past ``archive_days`` are removed."""
 """How often deferred messages whose backoff has passed are retried."""
 POLL = 0.2
 """Seconds between looks at the signals received (the handler itself only records them)."""
@@ -136,6 +144,9 @@ class Daemon:
     def drain(self) -> None:
         self._guarded(lambda: drain_outbox(self.current_app(), self.stop))
 
+    def clean_archive(self) -> None:
+        self._guarded(lambda: clean_archive(self.current_app(), self.stop))
+
     def read_bounces(self) -> None:
         self._guarded(lambda: bounce_job(self.current_app(), self.stop))
 
@@ -180,6 +191,14 @@ class Daemon:
             **{**options, "misfire_grace_time": int(self.drain_every.total_seconds())},
         )
         wanted.add("outbox")
+        self.scheduler.add_job(
+            self.clean_archive,
+            IntervalTrigger(seconds=int(ARCHIVE_CLEANUP_EVERY.total_seconds()), timezone=UTC),
+            id="archive",
+            name="archive cleanup",
+            **{**options, "misfire_grace_time": int(ARCHIVE_CLEANUP_EVERY.total_seconds())},
+        )
+        wanted.add("archive")
         if self.app.env.bounce_imap_url:
             self.scheduler.add_job(
                 self.read_bounces,

@@ -23,6 +23,7 @@ from newsletter.config.schema import FeedModel
 from newsletter.errors import NewsletterError
 from newsletter.records import FetchStatus, OutboxStatus, RunStatus
 from newsletter.run import Audience, DigestRun, OutboxSink, RunOptions, RunResult
+from newsletter.run.archive import expire_archive
 from newsletter.run.feeds import fetch_and_store
 from newsletter.schedule.timing import Group
 
@@ -159,3 +160,13 @@ def drain_outbox(app: App, stop: threading.Event) -> None:
             interrupted=stopped,
             duration=time.monotonic() - started,
         )
+
+
+def clean_archive(app: App, stop: threading.Event) -> None:
+    """The daily archive cleanup: copies older than ``archive_days`` leave the web."""
+    if stop.is_set():
+        return
+    try:
+        expire_archive(app)
+    except Exception:
+        event("archive_cleanup_failed", logging.ERROR, exc_info=True)

@@ -4,11 +4,16 @@
 """
 
 from newsletter.store.records import (
+    ArchiveCopy,
+    ArchivedDigest,
+    ArchivedMatch,
     DeliveryRates,
     DeliverySummary,
     DigestOutcome,
     EntryWrite,
     OutboxRow,
+    PaperRef,
+    PaperStamp,
     RelayPause,
     RunRecord,
     RunTally,
@@ -23,11 +28,16 @@ Store = SqlStore
 
 __all__ = [
     "STALE_RUN",
+    "ArchiveCopy",
+    "ArchivedDigest",
+    "ArchivedMatch",
     "DeliveryRates",
     "DeliverySummary",
     "DigestOutcome",
     "EntryWrite",
     "OutboxRow",
+    "PaperRef",
+    "PaperStamp",
     "RelayPause",
     "RunRecord",
     "RunTally",

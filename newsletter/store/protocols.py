@@ -23,11 +23,15 @@ from newsletter.records import (
 )
 from newsletter.sources.model import FeedState
 from newsletter.store.records import (
+    ArchiveCopy,
+    ArchivedDigest,
     DeliveryRates,
     DeliverySummary,
     DigestOutcome,
     EntryWrite,
     OutboxRow,
+    PaperRef,
+    PaperStamp,
     RelayPause,
     RunRecord,
     RunTally,
@@ -106,10 +110,21 @@ class OutboxStore(Protocol):
     def last_digests_of(self, subscribers: Sequence[str]) -> Mapping[str, datetime | None]:
         """When each subscriber's latest digest that was not abandoned was composed."""
 
-    def enqueue(self, run_id: int, messages: Sequence[Message], now: datetime) -> int:
+    def enqueue(
+        self,
+        run_id: int,
+        messages: Sequence[Message],
+        now: datetime,
+        *,
+        archive: Sequence[ArchiveCopy] = (),
+    ) -> int:
         """Write pending rows; a message carrying an entry already in an active row of the
         same subscriber (another process composed them meanwhile) is dropped. Returns how
-        many were written."""
+        many were written.
+
+        ``archive`` names the messages that can be read on the web (by ``message_id``);
+        each kept message's archive row is written in the same transaction, a dropped
+        message's is not."""
 
     def discard_pending(self, run_id: int) -> int:
         """Delete the run's rows that nobody has claimed yet (with what they carry)."""
@@ -197,6 +212,44 @@ class SuppressionStore(Protocol):
     def suppressions(self) -> Mapping[str, Suppression]: ...
 
 
+class PaperStore(Protocol):
+    """What the public pages read: stored papers by publication time (which is the
+    first-seen time when a feed gave no date)."""
+
+    def paper_refs(self, start: datetime, end: datetime) -> list[PaperRef]:
+        """The papers published in ``[start, end)``, light: key, revision and what ranks
+        them (no text to decode), so a page reuses what it built from an unchanged
+        revision and reads the rest with ``read_entries``."""
+
+    def papers_stamp(self, start: datetime, end: datetime | None = None) -> PaperStamp:
+        """How many entries were published in ``[start, end)`` and when one last changed:
+        one cheap query that tells whether a page built from them is still current."""
+
+    def published_before(self, moment: datetime) -> datetime | None:
+        """The latest publication time before ``moment`` (the previous day with papers)."""
+
+    def published_from(self, moment: datetime) -> datetime | None:
+        """The earliest publication time at or after ``moment`` (the next day with papers)."""
+
+    def newest_refs(self, limit: int) -> list[PaperRef]:
+        """The ``limit`` most recently published papers, light (see ``paper_refs``),
+        newest first."""
+
+
+class ArchiveStore(Protocol):
+    """Digests as they were sent, readable at ``/d/<token>`` until they expire.
+
+    Guarantees: a token names one message; expiring removes the message's bytes and the
+    list of matches but keeps the token (so a late visitor learns the copy expired rather
+    than that it never existed) and the delivery history. Messages still waiting to be
+    delivered are never expired."""
+
+    def archived(self, token: str) -> ArchivedDigest | None: ...
+
+    def expire_archive(self, before: datetime, now: datetime) -> int:
+        """Remove the copies archived before ``before``; returns how many went."""
+
+
 class RelayStore(Protocol):
     """Whether delivery is paused because the relay refused everything, shared by every
     process (the daemon waits it out; ``status`` shows it)."""
@@ -218,7 +271,17 @@ class VectorStore(Protocol):
     def put(self, key: str, value: bytes) -> None: ...
 
 
-class Storage(FeedStore, EntryStore, RunStore, OutboxStore, SuppressionStore, RelayStore, Protocol):
+class Storage(
+    FeedStore,
+    EntryStore,
+    RunStore,
+    OutboxStore,
+    SuppressionStore,
+    RelayStore,
+    PaperStore,
+    ArchiveStore,
+    Protocol,
+):
     """Everything the run needs, in one object (the SQL store implements it all)."""
 
     def vector_cache(self) -> VectorStore: ...

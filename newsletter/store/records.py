@@ -182,3 +182,64 @@ class Suppression:
     email: str
     reason: SuppressionReason
     since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PaperRef:
+    """Enough of a paper to rank it and to know whether a copy of it is current."""
+
+    key: str
+    revision: int
+    popularity: int | None
+    published: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PaperStamp:
+    """What a set of entries looks like from outside, without loading them: their number
+    and the last time one of them changed (for ETags, Last-Modified and page caches)."""
+
+    count: int = 0
+    changed: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedMatch:
+    """One paper on an archived digest's "every match" page: what it is and why it matched."""
+
+    title: str
+    link: str | None
+    topics: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    in_mail: bool = True
+    """Shown in the mail (False: cut by ``max_items`` or the size budget)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveCopy:
+    """What the outbox keeps beside a message so that it can be read on the web.
+
+    The message itself is the copy (its HTML part, read from the outbox at display time),
+    so this adds only the unguessable token and, when the digest was cut, every match.
+    """
+
+    token: str
+    message_id: str
+    """The message this copy belongs to (it is written in the same transaction)."""
+    matches: tuple[ArchivedMatch, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedDigest:
+    """An archived digest as the web reads it.
+
+    ``data`` is the message as sent (empty once the copy expired); ``subscriber`` is only
+    there so the page can leave the address out."""
+
+    token: str
+    created_at: datetime
+    subscriber: str
+    data: bytes
+    matches: tuple[ArchivedMatch, ...]
+    expired: bool
+    """The copy was removed by the archive cleanup (the delivery history stays)."""

@@ -168,3 +168,22 @@ topic_vectors = Table(
     Column("model", String(200), primary_key=True),
     Column("vector", LargeBinary, nullable=False),
 )
+
+archive = Table(
+    "archive",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column(
+        "outbox_id",
+        Integer,
+        ForeignKey("outbox.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("matches", LargeBinary),
+    Column("expired_at", UTCDateTime()),
+    Index("ix_archive_created_at", "created_at"),
+)
+"""Digests readable on the web: the token in their link, beside the outbox row that holds
+the message. ``matches`` (zlib JSON) lists every match of a digest that was cut."""

@@ -1,7 +1,7 @@
-"""The web app behind the links in every digest: Flask pages served by waitress.
+"""The web app: unsubscribe pages, the day's papers, search, archived digests, Atom out.
 
-A face like the CLI: it reads through the store and writes only suppressions (and, later,
-the outbox); it never sends mail by itself.
+Flask pages served by waitress. A face like the CLI: it reads through the store and writes
+only suppressions (and, later, the outbox); it never sends mail by itself.
 """
 
 from __future__ import annotations
@@ -11,11 +11,40 @@ from urllib.parse import urlparse
 
 from newsletter.web.app import Suppressions, create_app
 from newsletter.web.server import running, serve
+from newsletter.web.site import Site
 
 if TYPE_CHECKING:
     from newsletter.app import App
 
-__all__ = ["Suppressions", "create_app", "running", "serve", "serve_app", "web_app"]
+__all__ = [
+    "Site",
+    "Suppressions",
+    "create_app",
+    "running",
+    "serve",
+    "serve_app",
+    "site_for",
+    "web_app",
+]
+
+
+def site_for(app: App) -> Site:
+    """The public pages' view of this config and store."""
+    from newsletter.run.plan import make_matcher
+
+    store = app.store
+    config = app.config
+    return Site(
+        store=store,
+        now=app.clock,
+        title=config.title,
+        base_url=config.base_url,
+        timezone=config.timezone,
+        topics=config.topics,
+        archive_days=config.archive_days,
+        public_site=config.public_site,
+        matcher=lambda topics: make_matcher(topics, store.vector_cache(), config),
+    )
 
 
 def web_app(app: App) -> object:
@@ -26,9 +55,11 @@ def web_app(app: App) -> object:
         base_path=urlparse(app.config.base_url).path or "/",
         title=app.config.title,
         now=app.clock,
+        site=site_for(app),
+        trusted_proxies=app.config.trusted_proxies,
     )
 
 
 def serve_app(app: App, *, host: str, port: int) -> None:
     """Run the web app until interrupted (put an HTTPS reverse proxy in front)."""
-    serve(web_app(app), host=host, port=port)
+    serve(web_app(app), host=host, port=port, trusted_proxies=app.config.trusted_proxies)

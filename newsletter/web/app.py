@@ -1,13 +1,12 @@
-"""The unsubscribe web app (Flask): confirmation on GET, RFC 8058 one-click on POST, resubscribe.
+"""The app factory: one Flask app, one blueprint per concern, all under ``base_url``'s path.
 
-Rules it keeps, and why:
-- A GET never changes anything: mail scanners and link previews follow every link.
-- POST ``/unsubscribe?token=…`` unsubscribes with no cookie, form or session, answers
-  200 (never a redirect, which mailbox providers do not follow) and is idempotent.
-- The token is the only credential; it names the address, so nobody can unsubscribe
-  someone else by editing a URL.
-- Pages never show a traceback, are not cached, not framed, and send no Referer
-  (the token sits in the URL).
+- ``unsubscribe`` (always): confirm, one-click unsubscribe, resubscribe.
+- ``archive`` (with a site): every digest at ``/d/<token>``.
+- ``public`` and ``feeds`` (with a site whose ``public_site`` is on): the day's papers,
+  search, Atom out.
+
+Every response gets the safety headers (:func:`newsletter.web.responses.secure`); an
+error is a page, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,25 +14,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from newsletter import logs
-from newsletter.records import SuppressionReason
 from newsletter.store.protocols import SuppressionStore
-from newsletter.tokens import BadToken, read_token
-from newsletter.web.pages import render
+from newsletter.web import archive, feeds, public, unsubscribe
+from newsletter.web.responses import error_page, secure
+from newsletter.web.search import PaperMemo
+from newsletter.web.site import Site
 
 event = logs.events(__name__)
-
-REASON_UNSUBSCRIBE = SuppressionReason.UNSUBSCRIBE
-
-_ADVICE = (
-    "To stop the mail, use the unsubscribe link in your most recent digest, or reply to it and ask."
-)
-
 
 Suppressions = SuppressionStore
 """Where unsubscribed addresses are kept (the store's suppression table)."""
@@ -55,87 +50,78 @@ def create_app(
     title: str = "newsletter",
     now: Callable[[], datetime],
     max_age: timedelta | None = None,
+    site: Site | None = None,
+    trusted_proxies: int = 0,
 ) -> Flask:
-    """Build the WSGI app; routes answer under ``base_path`` (the path of ``base_url``)."""
+    """Build the WSGI app; routes answer under ``base_path`` (the path of ``base_url``).
+
+    Without ``site`` only the unsubscribe pages (and ``/healthz``) are served. With
+    ``trusted_proxies`` N > 0 the client address is the one N proxies back in
+    ``X-Forwarded-For`` (serve it with the same ``trusted_proxies``, so waitress keeps the
+    header).
+    """
     if not secret:
         raise ValueError("NEWSLETTER_SECRET is empty; set it to a long random string")
     prefix = normalise_base_path(base_path)
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, PROPAGATE_EXCEPTIONS=False)
-    pages = Blueprint("pages", __name__, url_prefix=prefix or None)
+    if trusted_proxies:
+        # The client address is the one the nearest trusted proxy saw: X-Forwarded-For
+        # entries beyond the trusted proxies are the client's own claim and are ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies)  # type: ignore[method-assign]
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri="memory://",
+        headers_enabled=True,
+        key_prefix="newsletter",
+    )
+    nav = site.nav if site is not None else None
 
-    def page(name: str, status: int, heading: str, **context: object) -> Response:
-        html = render(name, heading=heading, title=title, **context)
-        return Response(html, status=status, mimetype="text/html")
+    def register(blueprint: Blueprint) -> None:
+        app.register_blueprint(blueprint, url_prefix=prefix or None)
 
-    def bad_request(reason: str) -> Response:
-        return page("error", 400, "This link does not work", reason=reason, advice=_ADVICE)
+    register(
+        unsubscribe.blueprint(
+            secret=secret,
+            suppressions=suppressions,
+            prefix=prefix,
+            title=title,
+            now=now,
+            max_age=max_age,
+        )
+    )
+    if site is not None:
+        register(archive.blueprint(site))
+        if site.public_site:
+            memo = PaperMemo(site.store)  # shared: search and topic feeds read the same papers
+            register(public.blueprint(site, limiter, memo))
+            register(feeds.blueprint(site, memo))
 
-    def urls(token: str) -> dict[str, str]:
-        q = quote(token, safe="")
-        return {
-            "unsubscribe_url": f"{prefix}/unsubscribe?token={q}",
-            "resubscribe_url": f"{prefix}/resubscribe",
-            "token": token,
-        }
+    health = Blueprint("health", __name__)
 
-    def with_token(handle: Callable[[str, str], Response]) -> Callable[[], Response]:
-        """A route whose only credential is the signed token (query string or form)."""
-
-        def route() -> Response:
-            token = request.args.get("token") or request.form.get("token")
-            if not token:
-                return bad_request("This link is incomplete: it carries no token.")
-            try:
-                email = read_token(token, secret, now=now(), max_age=max_age)
-            except BadToken as exc:
-                return bad_request(str(exc))
-            return handle(email, token)
-
-        route.__name__ = handle.__name__
-        return route
-
-    def confirm(email: str, token: str) -> Response:
-        if suppressions.is_suppressed(email):
-            return page("already", 200, "Already unsubscribed", email=email, **urls(token))
-        return page("confirm", 200, "Unsubscribe?", email=email, **urls(token))
-
-    def unsubscribe(email: str, token: str) -> Response:
-        # Idempotent: a repeat keeps the original date ("suppressed since").
-        if not suppressions.is_suppressed(email):
-            suppressions.suppress(email, REASON_UNSUBSCRIBE, now())
-            event("unsubscribed", email=email)
-        return page("unsubscribed", 200, "You are unsubscribed", email=email, **urls(token))
-
-    def resubscribe(email: str, token: str) -> Response:
-        # Lifts the person's own unsubscribe; a complaint or a bounce is not undone by a link
-        # from an old digest (an admin's `subscribers reactivate` is for those).
-        if suppressions.unsuppress(email, {REASON_UNSUBSCRIBE}) is not None:
-            event("resubscribed", email=email)
-        elif suppressions.is_suppressed(email):
-            return page(
-                "error",
-                409,
-                "Mail to this address stays stopped",
-                reason=f"Mail to {email} bounced or was reported as spam, so it was stopped.",
-                advice="Ask the newsletter's administrator to reactivate the address.",
-            )
-        return page("resubscribed", 200, "You are subscribed again", email=email, **urls(token))
-
-    pages.get("/unsubscribe")(with_token(confirm))
-    pages.post("/unsubscribe")(with_token(unsubscribe))
-    pages.post("/resubscribe")(with_token(resubscribe))
-
-    @pages.get("/healthz")
-    def health() -> Response:
+    @health.get("/healthz")
+    def healthz() -> Response:
         return Response("ok\n", mimetype="text/plain")
 
-    app.register_blueprint(pages)
+    register(health)
+
+    def advice_for(path: str) -> str:
+        if path.startswith((f"{prefix}/unsubscribe", f"{prefix}/resubscribe")):
+            return unsubscribe.ADVICE
+        return "" if nav else unsubscribe.ADVICE
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
-        response = page("error", code, exc.name, reason=exc.description or exc.name, advice=_ADVICE)
+        reason = exc.description or exc.name
+        if code == 429:
+            reason = (
+                "Too many searches from your address in a short time. Wait a minute and try again."
+            )
+        response = error_page(
+            code, exc.name, reason, title=title, nav=nav, advice=advice_for(request.path)
+        )
         if code == 405 and exc.get_response().headers.get("Allow"):
             response.headers["Allow"] = exc.get_response().headers["Allow"]
         return response
@@ -143,24 +129,14 @@ def create_app(
     @app.errorhandler(Exception)
     def server_error(exc: Exception) -> Response:
         event("web_error", logging.ERROR, exc_info=True, path=request.path)
-        return page(
-            "error",
+        return error_page(
             500,
             "Something went wrong",
-            reason="Your request could not be completed because of a problem on our side.",
+            "Your request could not be completed because of a problem on our side.",
+            title=title,
+            nav=nav,
             advice="Please try again in a few minutes.",
         )
 
-    @app.after_request
-    def safety_headers(response: Response) -> Response:
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'"
-        )
-        return response
-
+    app.after_request(secure)
     return app

@@ -21,6 +21,7 @@ from newsletter.records import (
     SuppressionReason,
 )
 from newsletter.store.records import (
+    ArchiveCopy,
     DeliveryRates,
     DeliverySummary,
     DigestOutcome,
@@ -28,6 +29,7 @@ from newsletter.store.records import (
     Taken,
 )
 from newsletter.store.schema import outbox, outbox_entries
+from newsletter.store.sql.archive import insert_archive
 from newsletter.store.sql.base import SqlBase
 from newsletter.store.sql.engine import subscriber_lock_key, utc_aggregate
 
@@ -124,12 +126,19 @@ class OutboxSql(SqlBase):
 
     # -- composition ---------------------------------------------------------------------
 
-    def enqueue(self, run_id: int, messages: Sequence[Message], now: datetime) -> int:
+    def enqueue(
+        self,
+        run_id: int,
+        messages: Sequence[Message],
+        now: datetime,
+        *,
+        archive: Sequence[ArchiveCopy] = (),
+    ) -> int:
         if not messages:
             return 0
         with self.engine.begin() as conn:
             self._lock_subscribers(conn, [m.recipient for m in messages])
-            return self._enqueue(conn, run_id, messages, now)
+            return self._enqueue(conn, run_id, messages, now, archive=archive)
 
     def _lock_subscribers(self, conn: Connection, emails: Iterable[str]) -> None:
         """Serialise composition per subscriber until this transaction ends.
@@ -152,7 +161,13 @@ class OutboxSql(SqlBase):
             self.write_lock(conn)
 
     def _enqueue(
-        self, conn: Connection, run_id: int, messages: Sequence[Message], now: datetime
+        self,
+        conn: Connection,
+        run_id: int,
+        messages: Sequence[Message],
+        now: datetime,
+        *,
+        archive: Sequence[ArchiveCopy] = (),
     ) -> int:
         """Insert the batch with two multi-row statements.
 
@@ -211,6 +226,9 @@ class OutboxSql(SqlBase):
         ]
         if links:
             conn.execute(insert(outbox_entries), links)
+        if archive:
+            written = {m.message_id: outbox_id for outbox_id, m in zip(ids, fresh, strict=True)}
+            insert_archive(conn, written, archive, now)
         return len(fresh)
 
     def discard_pending(self, run_id: int) -> int:

@@ -1,7 +1,7 @@
 """Bounces, complaints and relay pauses.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01
 
 - ``outbox.token``: the message's return token (VERP), so a bounce, a complaint or a
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0003"  # chained after the web archive (0003) in this branch
 branch_labels = None
 depends_on = None
 

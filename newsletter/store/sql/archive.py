@@ -1,0 +1,125 @@
+"""The web archive: a token per message, beside the outbox row that holds the message.
+
+Nothing is stored twice: the page shows the HTML part of the message in the outbox.
+Expiring a copy empties that message's bytes (once it is no longer waiting to be sent)
+and keeps the token, the row's status and what it carried.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from newsletter.records import OutboxStatus
+from newsletter.store.records import ArchiveCopy, ArchivedDigest, ArchivedMatch
+from newsletter.store.schema import archive, outbox
+from newsletter.store.sql.base import SqlBase
+
+EXPIRE_CHUNK = 500
+"""Copies removed per transaction: a long-unused archive is emptied in short steps."""
+_FINAL = (OutboxStatus.SENT.value, OutboxStatus.FAILED.value)
+_EMPTY = zlib.compress(b"")
+
+
+def pack_matches(matches: Sequence[ArchivedMatch]) -> bytes | None:
+    if not matches:
+        return None
+    rows = [[m.title, m.link, list(m.topics), list(m.terms), m.in_mail] for m in matches]
+    return zlib.compress(json.dumps(rows, separators=(",", ":")).encode("utf-8"), 6)
+
+
+def unpack_matches(data: bytes | None) -> tuple[ArchivedMatch, ...]:
+    if not data:
+        return ()
+    rows = json.loads(zlib.decompress(data))
+    return tuple(
+        ArchivedMatch(title, link, tuple(topics), tuple(terms), bool(in_mail))
+        for title, link, topics, terms, in_mail in rows
+    )
+
+
+def insert_archive(
+    conn: Connection, ids: Mapping[str, int], copies: Sequence[ArchiveCopy], now: datetime
+) -> None:
+    """Archive rows for the messages just written (``ids``: Message-ID → outbox id)."""
+    rows: list[dict[str, Any]] = [
+        {
+            "token": copy.token,
+            "outbox_id": ids[copy.message_id],
+            "created_at": now,
+            "matches": pack_matches(copy.matches),
+        }
+        for copy in copies
+        if copy.message_id in ids
+    ]
+    if rows:
+        conn.execute(insert(archive), rows)
+
+
+class ArchiveSql(SqlBase):
+    def archived(self, token: str) -> ArchivedDigest | None:
+        query = (
+            select(
+                archive.c.token,
+                archive.c.created_at,
+                archive.c.matches,
+                archive.c.expired_at,
+                outbox.c.subscriber,
+                outbox.c.data,
+            )
+            .join(outbox, outbox.c.id == archive.c.outbox_id)
+            .where(archive.c.token == token)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        expired = row.expired_at is not None
+        return ArchivedDigest(
+            token=row.token,
+            created_at=row.created_at,
+            subscriber=row.subscriber,
+            data=b"" if expired else zlib.decompress(row.data),
+            matches=() if expired else unpack_matches(row.matches),
+            expired=expired,
+        )
+
+    def expire_archive(self, before: datetime, now: datetime) -> int:
+        removed = 0
+        while True:
+            with self.engine.begin() as conn:
+                due = list(
+                    conn.execute(
+                        select(archive.c.token, archive.c.outbox_id)
+                        .join(outbox, outbox.c.id == archive.c.outbox_id)
+                        .where(
+                            archive.c.expired_at.is_(None),
+                            archive.c.created_at < before,
+                            outbox.c.status.in_(_FINAL),
+                        )
+                        .order_by(archive.c.created_at)
+                        .limit(EXPIRE_CHUNK)
+                    )
+                )
+                if not due:
+                    return removed
+                tokens = [token for token, _ in due]
+                conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.id.in_([outbox_id for _, outbox_id in due]),
+                        outbox.c.status.in_(_FINAL),
+                    )
+                    .values(data=_EMPTY)
+                )
+                conn.execute(
+                    update(archive)
+                    .where(archive.c.token.in_(tokens))
+                    .values(matches=None, expired_at=now)
+                )
+            removed += len(due)
