@@ -87,6 +87,27 @@ class SuppressionReason(StrEnum):
         return {"bounce-soft": 1, "bounce-hard": 2}.get(self.value, 3)
 
 
+class SubscriberOrigin(StrEnum):
+    """Where a subscriber was added, which decides who may change it."""
+
+    CONFIG = "config"
+    """subscribers.yaml: the admin's; read-only on the web except pause and unsubscribe."""
+    WEB = "web"
+    """Signed up and confirmed on the web."""
+    IMPORT = "import"
+    """Brought in by ``subscribers import`` (the admin vouches for consent)."""
+
+
+class SubscriberStatus(StrEnum):
+    """One address's state; ``suppressed`` wins over ``paused``, ``paused`` over ``pending``."""
+
+    PENDING = "pending"
+    """Asked to subscribe, has not confirmed yet: gets no digest."""
+    ACTIVE = "active"
+    PAUSED = "paused"
+    SUPPRESSED = "suppressed"
+
+
 class FetchStatus(StrEnum):
     """What one fetch of one feed did."""
 

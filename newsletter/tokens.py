@@ -1,4 +1,4 @@
-"""Signed unsubscribe tokens: a link that works for one address only and cannot be forged.
+"""Signed tokens: a link that works for one address and one purpose only and cannot be forged.
 
 A token is ``<payload>.<signature>``, both unpadded base64url. The payload carries
 the issue time and the address; the signature is an HMAC-SHA256 over the payload
@@ -15,7 +15,8 @@ import hmac
 from datetime import UTC, datetime, timedelta
 
 _VERSION = b"v1"
-_PURPOSE = b"newsletter/unsubscribe"
+PURPOSES = ("unsubscribe", "confirm", "manage")
+"""Each purpose signs with its own subkey: a manage link cannot confirm a sign-up, and so on."""
 _SIG_BYTES = 16
 """128-bit tags: forging one takes 2**128 guesses, far past any online attack."""
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -26,15 +27,19 @@ class BadToken(ValueError):
     """A token that is malformed, forged, tampered with or expired; the message is safe to show."""
 
 
-def _key(secret: str) -> bytes:
+def _key(secret: str, purpose: str) -> bytes:
     # A purpose-bound subkey, so the same secret used elsewhere never yields a valid token here.
     if not secret:
         raise ValueError("NEWSLETTER_SECRET is empty; set it to a long random string")
-    return hmac.new(secret.encode("utf-8"), _PURPOSE, hashlib.sha256).digest()
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    label = f"newsletter/{purpose}".encode()
+    return hmac.new(secret.encode("utf-8"), label, hashlib.sha256).digest()
 
 
-def _sign(payload: bytes, secret: str) -> bytes:
-    return hmac.new(_key(secret), _VERSION + b"." + payload, hashlib.sha256).digest()[:_SIG_BYTES]
+def _sign(payload: bytes, secret: str, purpose: str) -> bytes:
+    mac = hmac.new(_key(secret, purpose), _VERSION + b"." + payload, hashlib.sha256)
+    return mac.digest()[:_SIG_BYTES]
 
 
 def _b64encode(data: bytes) -> str:
@@ -53,15 +58,22 @@ def _b64decode(text: str) -> bytes:
     return raw
 
 
-def make_token(email: str, secret: str, *, now: datetime) -> str:
-    """Return a URL-safe token binding ``email``, issued at ``now``."""
+def make_token(email: str, secret: str, *, now: datetime, purpose: str = "unsubscribe") -> str:
+    """Return a URL-safe token binding ``email`` to ``purpose``, issued at ``now``."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     payload = f"{int(now.timestamp())}:{email}".encode()
-    return f"{_b64encode(payload)}.{_b64encode(_sign(payload, secret))}"
+    return f"{_b64encode(payload)}.{_b64encode(_sign(payload, secret, purpose))}"
 
 
-def read_token(token: str, secret: str, *, now: datetime, max_age: timedelta | None = None) -> str:
+def read_token(
+    token: str,
+    secret: str,
+    *,
+    now: datetime,
+    max_age: timedelta | None = None,
+    purpose: str = "unsubscribe",
+) -> str:
     """Return the address a token was made for; raise :class:`BadToken` when it is not genuine.
 
     ``max_age`` None means tokens never expire, which suits unsubscribe links: a
@@ -74,7 +86,7 @@ def read_token(token: str, secret: str, *, now: datetime, max_age: timedelta | N
     payload_text, sig_text = token.split(".")
     payload = _b64decode(payload_text)
     signature = _b64decode(sig_text)
-    if not hmac.compare_digest(signature, _sign(payload, secret)):
+    if not hmac.compare_digest(signature, _sign(payload, secret, purpose)):
         raise BadToken(
             "This link is not valid: it was changed or was not issued by this newsletter."
         )
@@ -86,3 +98,9 @@ def read_token(token: str, secret: str, *, now: datetime, max_age: timedelta | N
     if max_age is not None and now - issued > max_age:
         raise BadToken("This link has expired. Use the link in a more recent digest.")
     return email
+
+
+def token_issued(token: str) -> datetime:
+    """When a token that :func:`read_token` accepted was issued."""
+    payload = _b64decode(token.split(".")[0])
+    return datetime.fromtimestamp(int(payload.decode("utf-8").partition(":")[0]), tz=UTC)

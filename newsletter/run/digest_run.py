@@ -36,6 +36,7 @@ from newsletter.run.plan import Planned, Planner
 from newsletter.run.sinks import Made, Sink
 from newsletter.run.tally import RunResult
 from newsletter.sources import FetchOutcome
+from newsletter.subscriptions import roster
 
 event = logs.events(__name__)
 
@@ -150,9 +151,8 @@ class DigestRun:
     def plan(self, done: set[str] | None = None) -> Iterator[Planned]:
         """Who gets what, one subscriber at a time (skipping ``done`` addresses)."""
         store = self.app.store
-        chosen = self.options.audience.select(
-            self.app.config.subscribers, store.suppressions().keys()
-        )
+        everyone = roster(self.app.config, store, self.app.now()).receiving()
+        chosen = self.options.audience.select(everyone, store.suppressions().keys())
         if done:
             chosen = [s for s in chosen if s.email.lower() not in done]
         planner = Planner(

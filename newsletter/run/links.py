@@ -46,6 +46,17 @@ class Links:
         """Answered by ``serve``: a GET confirms, a POST unsubscribes (RFC 8058 one-click)."""
         return web_link(self.base_url, "unsubscribe", token=self.token(email))
 
+    def manage(self, email: str) -> str:
+        """The subscriber's own page: topics, schedule, pause, unsubscribe. It lasts as long
+        as the secret (like the unsubscribe link, it must work from an old digest)."""
+        token = make_token(email, self.secret, now=self.now, purpose="manage")
+        return web_link(self.base_url, "manage", token=token)
+
+    def confirm(self, email: str) -> str:
+        """The link in a confirmation mail; the web app honours it for ``confirm_hours``."""
+        token = make_token(email, self.secret, now=self.now, purpose="confirm")
+        return web_link(self.base_url, "confirm", token=token)
+
     def view(self, view_token: str) -> str:
         """The archived copy of one digest ("View in browser", ``Archived-At``)."""
         return web_link(self.base_url, f"d/{view_token}")
@@ -56,10 +67,12 @@ class Links:
 
     def for_digest(self, email: str, view_token: str | None = None) -> DigestLinks:
         """The subscriber's links; with ``view_token``, the archive's too."""
+        manage = self.manage(email)
         if view_token is None:
-            return DigestLinks(unsubscribe_url=self.unsubscribe(email))
+            return DigestLinks(unsubscribe_url=self.unsubscribe(email), manage_url=manage)
         return DigestLinks(
             unsubscribe_url=self.unsubscribe(email),
+            manage_url=manage,
             view_url=self.view(view_token),
             all_url=self.all_matches(view_token),
         )

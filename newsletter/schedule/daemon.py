@@ -48,10 +48,13 @@ from newsletter.schedule.jobs import (
 )
 from newsletter.schedule.timing import Group, groups, latest_fire
 from newsletter.store import STALE_RUN
+from newsletter.subscriptions import roster
 
 UTC = ZoneInfo("UTC")
 DRAIN_EVERY = timedelta(minutes=2)
 ARCHIVE_CLEANUP_EVERY = timedelta(days=1)
+WATCH_SUBSCRIBERS = timedelta(minutes=1)
+"""How soon a web subscriber's new schedule or time zone gets its cron job."""
 """How often archived digests past ``archive_days`` are removed."""
 """How often deferred messages whose backoff has passed are retried."""
 POLL = 0.2
@@ -121,10 +124,12 @@ class Daemon:
         """Run group ``key`` for its latest fire time (the one the scheduler is firing now)."""
 
         def work() -> None:
-            group = self.groups.get(key)
-            if group is None:  # removed by a reload after this fire was queued
-                return
             app = self.current_app()
+            # Membership as of now: web subscribers who joined, left or paused since the
+            # jobs were installed are taken into account.
+            group = {g.key: g for g in self._groups(app)}.get(key)
+            if group is None:  # removed by a reload, or its last subscriber left
+                return
             when = fire_time or latest_fire(group.trigger(), app.now(), self.config.catch_up)
             if when is None:
                 event("run_skipped", schedule=key, reason="no fire time within catch_up")
@@ -160,18 +165,7 @@ class Daemon:
             "max_instances": 1,
             "misfire_grace_time": grace,
         }
-        wanted: set[str] = set()
-        self.groups = {group.key: group for group in groups(cfg)}
-        for group in self.groups.values():
-            self.scheduler.add_job(
-                self.fire,
-                group.trigger(),
-                args=(group.key,),
-                id=group.job_id,
-                name=f"digest {group.key} ({group.cron})",
-                **options,
-            )
-            wanted.add(group.job_id)
+        wanted = self._install_groups(self._groups(self.current_app()))
         for every, feeds in fetch_groups(cfg).items():
             job_id = f"fetch:{int(every.total_seconds())}s"
             self.scheduler.add_job(
@@ -183,6 +177,14 @@ class Daemon:
                 **{**options, "misfire_grace_time": int(every.total_seconds())},
             )
             wanted.add(job_id)
+        self.scheduler.add_job(
+            self.watch_subscribers,
+            IntervalTrigger(seconds=int(WATCH_SUBSCRIBERS.total_seconds()), timezone=UTC),
+            id="subscribers",
+            name="web subscribers' schedules",
+            **{**options, "misfire_grace_time": int(WATCH_SUBSCRIBERS.total_seconds())},
+        )
+        wanted.add("subscribers")
         self.scheduler.add_job(
             self.drain,
             IntervalTrigger(seconds=int(self.drain_every.total_seconds()), timezone=UTC),
@@ -211,6 +213,51 @@ class Daemon:
         for job in self.scheduler.get_jobs():
             if job.id not in wanted and not job.id.startswith("catch-up:"):
                 job.remove()
+
+    def _groups(self, app: App) -> list[Group]:
+        return groups(app.config, roster(app.config, app.store, app.now()).receiving())
+
+    def _install_groups(self, found: list[Group]) -> set[str]:
+        """One cron job per group; jobs of groups that are gone are removed. Returns the
+        digest jobs' ids."""
+        grace = max(1, int(self.config.catch_up.total_seconds()))
+        self.groups = {group.key: group for group in found}
+        wanted = set()
+        for group in self.groups.values():
+            job = self.scheduler.get_job(group.job_id)
+            if job is None or str(job.trigger) != str(group.trigger()):
+                self.scheduler.add_job(
+                    self.fire,
+                    group.trigger(),
+                    args=(group.key,),
+                    id=group.job_id,
+                    name=f"digest {group.key} ({group.cron})",
+                    replace_existing=True,
+                    coalesce=True,
+                    max_instances=1,
+                    misfire_grace_time=grace,
+                )
+            wanted.add(group.job_id)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:") and job.id not in wanted:
+                job.remove()
+        return wanted
+
+    def watch_subscribers(self) -> None:
+        """Web subscribers choose schedules and time zones the config never named: a group
+        that gains its first member gets its job within a minute, without a restart."""
+        try:
+            found = self._groups(self.current_app())
+        except Exception:
+            event("subscribers_unreadable", logging.ERROR, exc_info=True)
+            return
+        if {g.key for g in found} != set(self.groups):
+            added = sorted({g.key for g in found} - set(self.groups))
+            removed = sorted(set(self.groups) - {g.key for g in found})
+            self._install_groups(found)
+            event("groups_changed", added=",".join(added), removed=",".join(removed))
+        else:
+            self.groups = {g.key: g for g in found}
 
     def catch_up(self) -> list[str]:
         """Queue one immediate run for each group whose latest fire was missed (within grace)."""

@@ -23,6 +23,7 @@ from newsletter.run import feed_specs
 from newsletter.schedule.timing import groups, latest_fire, next_fire
 from newsletter.sources import FeedHealth, feed_health
 from newsletter.store import DeliveryRates, RelayPause, RunTally
+from newsletter.subscriptions import roster
 
 OVERDUE_AFTER = timedelta(minutes=15)
 """A fire time this old with no run means no daemon sent it."""
@@ -72,7 +73,7 @@ def collect_status(app: App) -> StatusReport:
     now = app.now()
     report = StatusReport(now=now)
     runs = app.store.last_runs()
-    for group in groups(app.config):
+    for group in groups(app.config, roster(app.config, app.store, app.now()).receiving()):
         trigger = group.trigger()
         last = runs.get(group.key)
         due = latest_fire(trigger, now, app.config.catch_up)

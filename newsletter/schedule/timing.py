@@ -14,7 +14,7 @@ its claim composes nothing. A time in the spring-forward gap (02:30 in Berlin on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -51,10 +51,11 @@ class Group:
         return period_for(self.cron, self.trigger().wall_slot(fire_time))
 
 
-def groups(config: Config) -> list[Group]:
-    """One group per (schedule, subscriber time zone) that has at least one subscriber."""
+def groups(config: Config, subscribers: Sequence[Subscriber] | None = None) -> list[Group]:
+    """One group per (schedule, subscriber time zone) that has at least one subscriber
+    (``subscribers`` default to the YAML ones; the daemon passes the whole roster)."""
     members: dict[tuple[str, str], list[Subscriber]] = {}
-    for subscriber in config.subscribers:
+    for subscriber in config.subscribers if subscribers is None else subscribers:
         members.setdefault((subscriber.schedule, subscriber.timezone), []).append(subscriber)
     return [
         Group(schedule, tz, config.schedules[schedule], tuple(subs))

@@ -25,6 +25,7 @@ from newsletter.sources.model import FeedState
 from newsletter.store.records import (
     ArchiveCopy,
     ArchivedDigest,
+    Choice,
     DeliveryRates,
     DeliverySummary,
     DigestOutcome,
@@ -32,11 +33,15 @@ from newsletter.store.records import (
     OutboxRow,
     PaperRef,
     PaperStamp,
+    Pause,
     RelayPause,
     RunRecord,
     RunTally,
+    SignUp,
+    SignUpAnswer,
     StoredEntry,
     StoredFeed,
+    StoredSubscriber,
     Suppression,
     Taken,
 )
@@ -212,6 +217,51 @@ class SuppressionStore(Protocol):
     def suppressions(self) -> Mapping[str, Suppression]: ...
 
 
+class SubscriberStore(Protocol):
+    """Subscribers added on the web or imported, sign-ups waiting for confirmation, pauses.
+
+    Guarantees: a sign-up never changes what an address receives until it is confirmed;
+    of any number of concurrent requests for one address, at most one an hour is told to
+    mail; confirming lifts the address's suppression in the same transaction.
+    """
+
+    def stored_subscribers(self) -> list[StoredSubscriber]: ...
+
+    def stored_subscriber(self, email: str) -> StoredSubscriber | None: ...
+
+    def save_subscriber(self, subscriber: StoredSubscriber) -> None:
+        """Insert or replace (``subscribers import``)."""
+
+    def change_subscriber(self, email: str, choice: Choice, now: datetime) -> bool:
+        """New topics, schedule or time zone from the next digest; False if not stored."""
+
+    def remove_subscriber(self, email: str) -> bool:
+        """Delete the subscriber, its pending sign-up and its pause."""
+
+    def signups(self) -> list[SignUp]: ...
+
+    def signup(self, email: str) -> SignUp | None: ...
+
+    def request_signup(
+        self,
+        request: SignUp,
+        *,
+        mail_after: datetime,
+        expired_before: datetime,
+        cap: int = 0,
+    ) -> SignUpAnswer: ...
+
+    def confirm_signup(
+        self, email: str, *, issued_before: datetime, now: datetime, client: str | None
+    ) -> StoredSubscriber | None: ...
+
+    def pause(self, email: str, since: datetime, until: datetime) -> None: ...
+
+    def unpause(self, email: str) -> bool: ...
+
+    def pauses(self) -> Mapping[str, Pause]: ...
+
+
 class PaperStore(Protocol):
     """What the public pages read: stored papers by publication time (which is the
     first-seen time when a feed gave no date)."""
@@ -277,6 +327,7 @@ class Storage(
     RunStore,
     OutboxStore,
     SuppressionStore,
+    SubscriberStore,
     RelayStore,
     PaperStore,
     ArchiveStore,

@@ -15,6 +15,7 @@ from newsletter.records import (
     OutboxFailure,
     OutboxStatus,
     RunStatus,
+    SubscriberOrigin,
     SuppressionReason,
 )
 from newsletter.sources.model import FeedState
@@ -243,3 +244,65 @@ class ArchivedDigest:
     matches: tuple[ArchivedMatch, ...]
     expired: bool
     """The copy was removed by the archive cleanup (the delivery history stays)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """What a subscriber receives: library topics by id (so an admin's edit of a topic reaches
+    everyone who chose it), their own topic in plain words, a schedule, a time zone."""
+
+    topics: tuple[str, ...]
+    """Library topic ids; ``trending`` is the built-in one."""
+    own_topic: str | None = None
+    """Plain words of their own (``about:`` with the semantic extra, else a ``query:``)."""
+    schedule: str = "daily"
+    timezone: str = "UTC"
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSubscriber:
+    """A subscriber kept in the database (origin ``web`` or ``import``)."""
+
+    email: str
+    """Lower case."""
+    origin: SubscriberOrigin
+    choice: Choice
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None = None
+    """When the address confirmed (None for an import the admin vouched for)."""
+    confirmed_from: str | None = None
+    """The client address the confirmation came from: the evidence of consent."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignUp:
+    """A request to subscribe that waits for its confirmation."""
+
+    email: str
+    origin: SubscriberOrigin
+    choice: Choice
+    requested_at: datetime
+    requested_from: str | None = None
+    mailed_at: datetime | None = None
+    """When the last confirmation mail for it was queued (at most one an hour)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignUpAnswer:
+    """What :meth:`SubscriberStore.request_signup` decided."""
+
+    mail: bool
+    """Queue a confirmation now (none was queued for this address in the last hour)."""
+    full: bool = False
+    """``max_subscribers`` is reached: nothing was recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Digests stopped for a while at the subscriber's request."""
+
+    email: str
+    since: datetime
+    until: datetime

@@ -161,6 +161,48 @@ relay_state = Table(
     Column("pauses", Integer, nullable=False),
 )
 
+web_subscribers = Table(
+    "web_subscribers",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("origin", String(16), nullable=False),
+    Column("name", Text),
+    Column("topics", JSON, nullable=False),
+    Column("own_topic", Text),
+    Column("schedule", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("confirmed_at", UTCDateTime()),
+    Column("confirmed_from", String(64)),
+)
+"""Subscribers added on the web or by ``subscribers import`` (YAML ones stay in YAML)."""
+
+signups = Table(
+    "signups",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("origin", String(16), nullable=False),
+    Column("name", Text),
+    Column("topics", JSON, nullable=False),
+    Column("own_topic", Text),
+    Column("schedule", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("requested_from", String(64)),
+    Column("mailed_at", UTCDateTime()),
+)
+"""Requests waiting for their confirmation: what the address will get once it confirms."""
+
+pauses = Table(
+    "pauses",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("since", UTCDateTime(), nullable=False),
+    Column("until", UTCDateTime(), nullable=False),
+)
+"""Subscribers who paused their digests (any origin) until a date."""
+
 topic_vectors = Table(
     "topic_vectors",
     metadata,

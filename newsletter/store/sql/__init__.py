@@ -1,6 +1,7 @@
 """The store on SQLAlchemy Core: SQLite by default, PostgreSQL to scale out.
 
-One mixin per domain (feeds, entries, runs, outbox, suppressions, the relay's pause, and
+One mixin per domain (feeds, entries, runs, outbox, suppressions, stored subscribers, the
+relay's pause, and
 for the web: papers by day and the digest archive), each implementing its protocol from
 :mod:`newsletter.store.protocols`; :class:`SqlStore` is all of them on one engine.
 """
@@ -17,6 +18,7 @@ from newsletter.store.sql.outbox import OutboxSql
 from newsletter.store.sql.papers import PapersSql
 from newsletter.store.sql.relay import RelaySql
 from newsletter.store.sql.runs import STALE_RUN, RunsSql
+from newsletter.store.sql.subscribers import SubscribersSql
 from newsletter.store.sql.suppressions import SuppressionsSql
 from newsletter.store.sql.vectors import SqlVectors
 
@@ -24,7 +26,15 @@ __all__ = ["STALE_RUN", "SqlStore", "database_problem", "make_engine"]
 
 
 class SqlStore(
-    FeedsSql, EntriesSql, RunsSql, OutboxSql, SuppressionsSql, RelaySql, PapersSql, ArchiveSql
+    FeedsSql,
+    EntriesSql,
+    RunsSql,
+    OutboxSql,
+    SuppressionsSql,
+    SubscribersSql,
+    RelaySql,
+    PapersSql,
+    ArchiveSql,
 ):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
