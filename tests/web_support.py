@@ -29,6 +29,9 @@ class Clock:
     def __call__(self) -> datetime:
         return self.now
 
+    def advance(self, by: timedelta) -> None:
+        self.now += by
+
 
 def store_url(database_url: str, tmp_path: Path) -> str:
     """The ``database_url`` fixture's database; SQLite as a file in this test's folder."""

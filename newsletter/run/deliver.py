@@ -144,8 +144,11 @@ class Deliverer:
         bounce_address: str | None = None,
         max_consecutive_errors: int = 20,
         on_result: ResultHook | None = None,
+        schedule: str | None = None,
     ) -> None:
         self.outbox = outbox
+        self.schedule = schedule
+        """Only rows of this schedule's runs (None: every due row)."""
         self.settings = settings
         self.envelope_from = envelope_from
         self.bounce_address = bounce_address
@@ -187,6 +190,7 @@ class Deliverer:
                         LEASE,
                         limit=max(BATCH, self.settings.connections * 20),
                         owner=lease_owner(),
+                        schedule=self.schedule,
                     )
                     if not rows:
                         if not more_coming or written is None:

@@ -150,7 +150,13 @@ class OutboxStore(Protocol):
         taken since are left alone."""
 
     def claim(
-        self, now: datetime, lease: timedelta, limit: int, *, owner: str | None = None
+        self,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        *,
+        owner: str | None = None,
+        schedule: str | None = None,
     ) -> list[OutboxRow]: ...
 
     def mark(

@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from newsletter.subscriptions.confirmations import ConfirmationSender
+from newsletter.subscriptions.signup import Subscriptions
 from newsletter.web.app import Suppressions, create_app
 from newsletter.web.server import running, serve
 from newsletter.web.site import Site
 
 if TYPE_CHECKING:
     from newsletter.app import App
+    from newsletter.subscriptions.signup import Notify
 
 __all__ = [
     "Site",
@@ -47,8 +50,40 @@ def site_for(app: App) -> Site:
     )
 
 
-def web_app(app: App) -> object:
-    """The WSGI app for this config, answering under the path of ``base_url``."""
+def subscriptions_for(app: App, notify: Notify) -> Subscriptions:
+    """Sign-up (when ``subscribe.enabled``) and self-service (always: the manage page serves
+    every subscriber) for this config."""
+    from newsletter.checks import check_query, semantic_problem
+
+    return Subscriptions(
+        app.config,
+        app.store,
+        secret=app.env.require_secret(),
+        now=app.clock,
+        notify=notify,
+        query_check=check_query,
+        semantic=semantic_problem() is None,
+    )
+
+
+def confirmation_sender(app: App) -> ConfirmationSender:
+    """Queues confirmation mail and sends it at once through ``send``'s SMTP settings."""
+    return ConfirmationSender(
+        app.config,
+        app.store,
+        secret=app.env.require_secret(),
+        smtp=app.env.smtp,
+        clock=app.clock,
+    )
+
+
+def web_app(app: App, notify: Notify | None = None) -> object:
+    """The WSGI app for this config, answering under the path of ``base_url``.
+
+    ``notify`` queues a confirmation mail (``serve`` passes its :class:`ConfirmationSender`);
+    without it confirmations are queued in the outbox for the next ``send``."""
+    if notify is None:
+        notify = confirmation_sender(app)
     return create_app(
         secret=app.env.require_secret(),
         suppressions=app.store,
@@ -57,9 +92,18 @@ def web_app(app: App) -> object:
         now=app.clock,
         site=site_for(app),
         trusted_proxies=app.config.trusted_proxies,
+        subscriptions=subscriptions_for(app, notify),
     )
 
 
 def serve_app(app: App, *, host: str, port: int) -> None:
-    """Run the web app until interrupted (put an HTTPS reverse proxy in front)."""
-    serve(web_app(app), host=host, port=port, trusted_proxies=app.config.trusted_proxies)
+    """Run the web app until interrupted (put an HTTPS reverse proxy in front); confirmation
+    mail is sent from a background thread as soon as a sign-up queues it."""
+    sender = confirmation_sender(app)
+    sender.start()
+    try:
+        serve(
+            web_app(app, sender), host=host, port=port, trusted_proxies=app.config.trusted_proxies
+        )
+    finally:
+        sender.close()

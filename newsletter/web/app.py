@@ -23,6 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from newsletter import logs
 from newsletter.store.protocols import SuppressionStore
+from newsletter.subscriptions.signup import Subscriptions
 from newsletter.web import archive, feeds, public, unsubscribe
 from newsletter.web.responses import error_page, secure
 from newsletter.web.search import PaperMemo
@@ -52,6 +53,7 @@ def create_app(
     max_age: timedelta | None = None,
     site: Site | None = None,
     trusted_proxies: int = 0,
+    subscriptions: Subscriptions | None = None,
 ) -> Flask:
     """Build the WSGI app; routes answer under ``base_path`` (the path of ``base_url``).
 

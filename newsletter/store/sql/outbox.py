@@ -28,7 +28,7 @@ from newsletter.store.records import (
     OutboxRow,
     Taken,
 )
-from newsletter.store.schema import outbox, outbox_entries
+from newsletter.store.schema import outbox, outbox_entries, runs
 from newsletter.store.sql.archive import insert_archive
 from newsletter.store.sql.base import SqlBase
 from newsletter.store.sql.engine import subscriber_lock_key, utc_aggregate
@@ -337,11 +337,18 @@ class OutboxSql(SqlBase):
             return int(done.rowcount)
 
     def claim(
-        self, now: datetime, lease: timedelta, limit: int, *, owner: str | None = None
+        self,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        *,
+        owner: str | None = None,
+        schedule: str | None = None,
     ) -> list[OutboxRow]:
         """Take up to ``limit`` due rows, marking them ``sending`` until the lease expires.
 
-        A row whose lease expired (its sender died) is due again.
+        A row whose lease expired (its sender died) is due again. With ``schedule``, only
+        rows of that schedule's runs (``serve`` sends confirmations and nothing else).
         """
         due = or_(
             outbox.c.status == OutboxStatus.PENDING.value,
@@ -353,6 +360,10 @@ class OutboxSql(SqlBase):
         )
         # One statement: atomic on SQLite (it holds the write lock), and on PostgreSQL the
         # SKIP LOCKED sub-select lets N workers take disjoint rows without waiting.
+        if schedule is not None:
+            due = and_(
+                due, outbox.c.run_id.in_(select(runs.c.id).where(runs.c.schedule == schedule))
+            )
         chosen = select(outbox.c.id).where(due).order_by(outbox.c.id).limit(limit)
         if self.dialect == "postgresql":
             chosen = chosen.with_for_update(skip_locked=True)
