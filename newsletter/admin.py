@@ -8,54 +8,68 @@ from datetime import datetime
 
 from newsletter.app import App
 from newsletter.errors import Problem, UnknownSubscriber, UserError
-from newsletter.records import SuppressionReason
+from newsletter.records import SubscriberOrigin, SubscriberStatus, SuppressionReason
 from newsletter.store import DeliverySummary, Suppression
+from newsletter.subscriptions import roster
 
 REACTIVATE = "subscribers reactivate"
 
 
 @dataclass(frozen=True)
-class SubscriberStatus:
+class SubscriberRow:
     email: str
     name: str | None
     schedule: str
     timezone: str
     topics: int
-    status: str
-    """``active`` or ``suppressed (reason) since …``."""
+    origin: SubscriberOrigin
+    status: SubscriberStatus
+    """``suppressed`` wins over ``paused``, ``paused`` over ``pending``."""
     last_digest: datetime | None
     failed: int
     deferred: int
     suppressed_reason: SuppressionReason | None = None
     suppressed_at: datetime | None = None
+    paused_until: datetime | None = None
+    topic_ids: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The status as the table shows it."""
+        if self.status is SubscriberStatus.SUPPRESSED and self.suppressed_at is not None:
+            since = f"{self.suppressed_at:%Y-%m-%d %H:%M} UTC"
+            return f"suppressed ({self.suppressed_reason}) since {since}"
+        if self.status is SubscriberStatus.PAUSED and self.paused_until is not None:
+            return f"paused until {self.paused_until:%Y-%m-%d}"
+        return self.status.value
 
 
-def subscriber_statuses(app: App) -> list[SubscriberStatus]:
-    """Every subscriber in the config, with what the database knows about them."""
-    suppressed = app.store.suppressions()
+def subscriber_statuses(app: App) -> list[SubscriberRow]:
+    """Every subscriber of every origin (and every address waiting to confirm), with what
+    the database knows about them."""
     summary = app.store.delivery_summary()
+    now = app.now()
     rows = []
-    for sub in app.config.subscribers:
-        key = sub.email.lower()
-        info = summary.get(key, DeliverySummary())
-        found = suppressed.get(key)
-        if found is not None:
-            status = f"suppressed ({found.reason}) since {found.since:%Y-%m-%d %H:%M} UTC"
-        else:
-            status = "active"
+    for listed in roster(app.config, app.store, now).listed:
+        sub = listed.subscriber
+        info = summary.get(sub.email.lower(), DeliverySummary())
+        found = listed.suppression
+        pause = listed.pause
         rows.append(
-            SubscriberStatus(
+            SubscriberRow(
                 email=sub.email,
                 name=sub.name,
                 schedule=sub.schedule,
                 timezone=sub.timezone,
                 topics=len(sub.topics),
-                status=status,
+                origin=listed.origin,
+                status=listed.status,
                 last_digest=info.last_sent,
                 failed=info.failed,
                 deferred=info.deferred,
                 suppressed_reason=found.reason if found else None,
                 suppressed_at=found.since if found else None,
+                paused_until=pause.until if pause is not None and pause.until > now else None,
+                topic_ids=tuple(t.id for t in sub.topics),
             )
         )
     return rows
@@ -76,7 +90,7 @@ def reactivate(app: App, email: str, *, force: bool = False) -> Reactivation:
     """
     key = email.strip().lower()
     found = app.store.suppression(key)
-    known = found is not None or any(s.email.lower() == key for s in app.config.subscribers)
+    known = found is not None or roster(app.config, app.store, app.now()).find(key) is not None
     if not known:
         raise UnknownSubscriber(email, REACTIVATE)
     if found is None:

@@ -160,8 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
 
-    subs = command("subscribers", "list subscribers with their status and last digest")
-    subs.add_argument("--json", action="store_true", help="one JSON object per subscriber")
+    subs = command(
+        "subscribers",
+        "list subscribers of every origin (config, web, import) with their status and last "
+        "digest; export, import or remove them",
+    )
+    subs.add_argument("--json", action="store_true", help="JSON Lines: one object per subscriber")
     subs_actions = subs.add_subparsers(dest="subscribers_action", metavar="ACTION")
     reactivate = subs_actions.add_parser(
         "reactivate",
@@ -175,6 +179,37 @@ def build_parser() -> argparse.ArgumentParser:
     reactivate.add_argument(
         "--force", action="store_true", help="lift an unsubscribe or complaint too"
     )
+
+    export = subs_actions.add_parser(
+        "export",
+        help="write every subscriber as CSV (default) or YAML to standard output",
+        description="CSV: email,name,topics,schedule,timezone,origin,status with topics as "
+        "library ids separated by ';' (what `subscribers import` reads). YAML: a "
+        "subscribers: list of those who receive digests, own topics written in full.",
+    )
+    _global_options(export, top=False)
+    export.add_argument("--format", choices=("csv", "yaml"), default="csv")
+    imports = subs_actions.add_parser(
+        "import",
+        help="add or update web-managed subscribers from a CSV file",
+        description="FILE.csv has the header email,name,topics,schedule,timezone; topics "
+        "are library topic ids separated by ';'. Every row is checked first; any problem "
+        "and nothing is imported. Imported addresses are active at once (you vouch for "
+        "their consent, as when editing YAML) unless --confirm makes them confirm by mail.",
+    )
+    _global_options(imports, top=False)
+    imports.add_argument("file", metavar="FILE", type=Path)
+    imports.add_argument(
+        "--confirm",
+        action="store_true",
+        help="new addresses stay pending until they follow the link in a confirmation mail",
+    )
+    remove = subs_actions.add_parser(
+        "remove",
+        help="delete a web or imported subscriber (YAML ones are removed from the YAML)",
+    )
+    _global_options(remove, top=False)
+    remove.add_argument("email", metavar="EMAIL")
 
     bounces = command(
         "bounces",
@@ -401,10 +436,79 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
     from newsletter.admin import reactivate, subscriber_statuses
 
     with _app(args) as app:
-        if args.subscribers_action == "reactivate":
+        action = args.subscribers_action
+        if action == "reactivate":
             report.print_reactivated(reactivate(app, args.email, force=args.force))
+        elif action == "export":
+            return _export_subscribers(app, args.format)
+        elif action == "import":
+            return _import_subscribers(app, args.file, confirm=args.confirm)
+        elif action == "remove":
+            from newsletter.subscriptions.transfer import remove
+
+            found = remove(app.config, app.store, args.email, app.now())
+            print(f"Removed {found.email} ({found.origin.value}, was {found.status.value}).")
         else:
             report.print_subscribers(subscriber_statuses(app), as_json=args.json)
+    return EXIT_OK
+
+
+def _export_subscribers(app: App, form: str) -> int:
+    from newsletter.subscriptions import roster
+    from newsletter.subscriptions.transfer import export_csv, export_yaml
+
+    listed = roster(app.config, app.store, app.now()).listed
+    write = export_yaml if form == "yaml" else export_csv
+    for warning in write(app.config, listed, sys.stdout):
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _import_subscribers(app: App, path: Path, *, confirm: bool) -> int:
+    from newsletter.subscriptions.confirmations import ConfirmationSender
+    from newsletter.subscriptions.transfer import import_rows, read_rows
+
+    rows = read_rows(app.config, path)
+    sender = None
+    if confirm:
+        sender = ConfirmationSender(
+            app.config,
+            app.store,
+            secret=app.env.require_secret(),
+            smtp=app.env.smtp,
+            clock=app.clock,
+        )
+    result = import_rows(app.config, app.store, rows, app.now(), notify=sender)
+    print(
+        f"Imported {len(rows)} rows from {path}: {len(result.added)} added, "
+        f"{len(result.updated)} updated, {len(result.pending)} pending confirmation."
+    )
+    if result.in_yaml:
+        print(
+            f"Skipped {len(result.in_yaml)} already in {app.config.subscribers_path.name} "
+            f"(YAML wins): {', '.join(result.in_yaml[:10])}"
+            + (" …" if len(result.in_yaml) > 10 else "")
+        )
+    if result.suppressed:
+        print(
+            f"{len(result.suppressed)} stay suppressed (they unsubscribed, bounced or "
+            f"complained): {', '.join(result.suppressed[:10])}"
+            + (" …" if len(result.suppressed) > 10 else "")
+        )
+    if sender is not None and result.mailed:
+        if app.env.smtp is None:
+            print(
+                f"Queued {result.mailed} confirmation mails; SMTP_HOST is not set, so "
+                "`newsletter send` (or the daemon) delivers them once it is."
+            )
+            return EXIT_OK
+        tally = sender.send_due()
+        print(
+            f"Confirmation mails: {tally.sent} sent, {tally.deferred} deferred (retried by "
+            f"`newsletter send`), {tally.failed} failed."
+        )
+        if tally.failed or tally.deferred:
+            return EXIT_INCOMPLETE
     return EXIT_OK
 
 

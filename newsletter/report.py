@@ -6,6 +6,7 @@ import json
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
 from newsletter.records import FetchStatus
@@ -14,7 +15,7 @@ from newsletter.sources.health import feed_health
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from newsletter.admin import Reactivation, SubscriberStatus
+    from newsletter.admin import Reactivation, SubscriberRow
     from newsletter.compose import Composition
     from newsletter.explain import MatchRow, SubscriberPlan
     from newsletter.run import FileRow, RunResult
@@ -248,26 +249,38 @@ def print_send(result: RunResult, out: TextIO | None = None) -> None:
 
 
 def print_subscribers(
-    rows: Sequence[SubscriberStatus], *, as_json: bool = False, out: TextIO | None = None
+    rows: Sequence[SubscriberRow], *, as_json: bool = False, out: TextIO | None = None
 ) -> None:
     out = out or sys.stdout
     if as_json:
         for r in rows:
             record = {
-                **r.__dict__,
-                "last_digest": r.last_digest.isoformat() if r.last_digest else None,
-                "suppressed_at": r.suppressed_at.isoformat() if r.suppressed_at else None,
+                "email": r.email,
+                "name": r.name,
+                "origin": r.origin.value,
+                "status": r.status.value,
+                "schedule": r.schedule,
+                "timezone": r.timezone,
+                "topics": r.topics,
+                "topic_ids": list(r.topic_ids),
+                "last_digest": _iso(r.last_digest),
+                "failed": r.failed,
+                "deferred": r.deferred,
+                "suppressed_reason": r.suppressed_reason.value if r.suppressed_reason else None,
+                "suppressed_at": _iso(r.suppressed_at),
+                "paused_until": _iso(r.paused_until),
             }
-            print(json.dumps(record), file=out)
+            print(json.dumps(record, ensure_ascii=False), file=out)
         return
     table(
-        ("subscriber", "schedule", "topics", "status", "last digest", "failing"),
+        ("subscriber", "origin", "schedule", "topics", "status", "last digest", "failing"),
         [
             (
                 r.email,
+                r.origin.value,
                 f"{r.schedule} ({r.timezone})",
                 r.topics,
-                r.status,
+                r.describe(),
                 f"{r.last_digest:%Y-%m-%d %H:%M} UTC" if r.last_digest else "never",
                 f"{r.failed} failed, {r.deferred} deferred" if r.failed or r.deferred else "-",
             )
@@ -275,6 +288,10 @@ def print_subscribers(
         ],
         out,
     )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def print_matches(
