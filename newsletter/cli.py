@@ -497,8 +497,9 @@ def _import_subscribers(app: App, path: Path, *, confirm: bool) -> int:
         )
     if sender is not None and result.mailed:
         if app.env.smtp is None:
+            mails = "mail" if result.mailed == 1 else "mails"
             print(
-                f"Queued {result.mailed} confirmation mails; SMTP_HOST is not set, so "
+                f"Queued {result.mailed} confirmation {mails}; SMTP_HOST is not set, so "
                 "`newsletter send` (or the daemon) delivers them once it is."
             )
             return EXIT_OK

@@ -109,7 +109,7 @@ def test_status_order_suppressed_over_paused_over_pending(
     project.env_file(NEWSLETTER_SECRET="x" * 40)  # no SMTP: the confirmation waits queued
     path = write_csv(project, HEADER + "pat@example.org,,ssl,daily,UTC\n")
     assert run(project, "subscribers", "import", str(path), "--confirm") == 0
-    assert "Queued 1 confirmation mails; SMTP_HOST is not set" in capsys.readouterr().out
+    assert "Queued 1 confirmation mail; SMTP_HOST is not set" in capsys.readouterr().out
     store = Store.open(load_config(project.config).database_url)
     until = NOW + timedelta(weeks=2)
     store.pause("pat@example.org", NOW, until)

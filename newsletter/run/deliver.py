@@ -129,6 +129,10 @@ class _Streak:
         return None
 
 
+NO_RUN = -1
+"""A run id no row has: while the composing run has not claimed its key, claim nothing."""
+
+
 class Deliverer:
     """Drains the outbox through one pooled SMTP sender."""
 
@@ -169,13 +173,17 @@ class Deliverer:
         retry_deferred: bool = False,
         composing: threading.Event | None = None,
         written: threading.Event | None = None,
+        own_run: Callable[[], int | None] | None = None,
     ) -> bool:
         """Send every due row, counting into ``tally``; True when a stop or a pause ended it
         early (:attr:`paused` tells a pause).
 
         While ``composing`` is set, the outbox is still being filled (by the same run, in
         another thread): an empty claim then waits for ``written`` (set after each batch)
-        instead of ending, so sending overlaps composing."""
+        instead of ending, so sending overlaps composing. Meanwhile only the composing run's
+        rows (``own_run``) are claimed: rows of earlier runs — deferred ones coming due,
+        which may expire and free their papers — wait until composing is over, so what
+        the composer sees as already queued does not change under it."""
         if retry_deferred:
             self.outbox.make_deferred_due(self.clock())
         self.outbox.release_dead_leases(self.clock(), HOST, process_alive)
@@ -185,12 +193,16 @@ class Deliverer:
                     # Read before claiming: a batch written after an empty claim is still
                     # claimed by the next round, whichever way the race goes.
                     more_coming = composing is not None and composing.is_set()
+                    run_id = None
+                    if more_coming:
+                        run_id = (own_run() if own_run is not None else None) or NO_RUN
                     rows = self.outbox.claim(
                         self.clock(),
                         LEASE,
                         limit=max(BATCH, self.settings.connections * 20),
                         owner=lease_owner(),
                         schedule=self.schedule,
+                        run_id=run_id,
                     )
                     if not rows:
                         if not more_coming or written is None:

@@ -266,6 +266,7 @@ class DigestRun:
             retry_deferred=self.options.retry_deferred,
             composing=composing,
             written=written,
+            own_run=lambda: getattr(self.sink, "run_id", None),
         )
         if deliverer.paused is not None:
             self._pause(deliverer.paused)

@@ -157,6 +157,7 @@ class OutboxStore(Protocol):
         *,
         owner: str | None = None,
         schedule: str | None = None,
+        run_id: int | None = None,
     ) -> list[OutboxRow]: ...
 
     def mark(

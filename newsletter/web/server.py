@@ -62,6 +62,9 @@ def running(
     finally:
         # Close every socket from inside the server's own loop (no cross-thread races),
         # which empties its map and so ends run().
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        try:
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        except OSError:  # the wake-up pipe is gone (its loop ended): close from here
+            wasyncore.close_all(server._map)
         thread.join(timeout=10)
         server.task_dispatcher.shutdown()

@@ -344,11 +344,13 @@ class OutboxSql(SqlBase):
         *,
         owner: str | None = None,
         schedule: str | None = None,
+        run_id: int | None = None,
     ) -> list[OutboxRow]:
         """Take up to ``limit`` due rows, marking them ``sending`` until the lease expires.
 
         A row whose lease expired (its sender died) is due again. With ``schedule``, only
-        rows of that schedule's runs (``serve`` sends confirmations and nothing else).
+        rows of that schedule's runs (``serve`` sends confirmations and nothing else); with
+        ``run_id``, only that run's rows.
         """
         due = or_(
             outbox.c.status == OutboxStatus.PENDING.value,
@@ -360,6 +362,8 @@ class OutboxSql(SqlBase):
         )
         # One statement: atomic on SQLite (it holds the write lock), and on PostgreSQL the
         # SKIP LOCKED sub-select lets N workers take disjoint rows without waiting.
+        if run_id is not None:
+            due = and_(due, outbox.c.run_id == run_id)
         if schedule is not None:
             due = and_(
                 due, outbox.c.run_id.in_(select(runs.c.id).where(runs.c.schedule == schedule))
