@@ -11,10 +11,11 @@ from newsletter.compose import Composition
 from newsletter.config import ConfigError, Problem
 from newsletter.errors import OperationalError, UnknownSubscriber, UserError
 from newsletter.match import QuerySyntaxError, parse
-from newsletter.records import Entry, Stemming, Subscriber, Topic
+from newsletter.records import Entry, Stemming, Subscriber, SubscriberOrigin, Topic
 from newsletter.run import Audience, DigestRun, FileSink, RunOptions
 from newsletter.run.plan import make_matcher
 from newsletter.sources import FeedSpec, fetch_feeds
+from newsletter.subscriptions import roster
 
 
 @dataclass(frozen=True)
@@ -137,10 +138,14 @@ def match_query(
 
 
 def known_subscriber(app: App, email: str) -> Subscriber:
+    """A subscriber of any origin (YAML, web, import) who gets digests."""
     subscriber = app.config.subscriber(email)
-    if subscriber is None:
+    if subscriber is not None:
+        return subscriber
+    found = roster(app.config, app.store, app.now()).find(email)
+    if found is None or found.origin is SubscriberOrigin.CONFIG:
         raise UnknownSubscriber(email, str(app.config.subscribers_path))
-    return subscriber
+    return found.subscriber
 
 
 def subscriber_plan(app: App, email: str) -> SubscriberPlan:

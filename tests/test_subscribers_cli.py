@@ -62,6 +62,9 @@ def test_import_makes_active_subscribers_that_the_next_send_delivers_to(
     assert rows["alice@example.org"]["topic_ids"] == ["ssl"]  # the CSV row changed nothing
     for key in ("suppressed_reason", "suppressed_at", "paused_until", "last_digest", "name"):
         assert key in rows["zed@example.org"]
+    capsys.readouterr()
+    assert run(project, "match", "--subscriber", "zed@example.org") == 0
+    assert "Self-supervised learning" in capsys.readouterr().out  # the library topic's title
     assert run(project, "send") == 0
     assert "zed@example.org" in smtp_sink.recipients()
 
