@@ -161,16 +161,23 @@ relay_state = Table(
     Column("pauses", Integer, nullable=False),
 )
 
+def _subscriber_columns() -> list[Column[object]]:
+    """Who and what: the columns a confirmed subscriber and a sign-up share."""
+    return [
+        Column("email", String(320), primary_key=True),
+        Column("origin", String(16), nullable=False),
+        Column("name", Text),
+        Column("topics", JSON, nullable=False),
+        Column("own_topic", Text),
+        Column("schedule", String(200), nullable=False),
+        Column("timezone", String(64), nullable=False),
+    ]
+
+
 web_subscribers = Table(
     "web_subscribers",
     metadata,
-    Column("email", String(320), primary_key=True),
-    Column("origin", String(16), nullable=False),
-    Column("name", Text),
-    Column("topics", JSON, nullable=False),
-    Column("own_topic", Text),
-    Column("schedule", String(200), nullable=False),
-    Column("timezone", String(64), nullable=False),
+    *_subscriber_columns(),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("confirmed_at", UTCDateTime()),
@@ -181,13 +188,7 @@ web_subscribers = Table(
 signups = Table(
     "signups",
     metadata,
-    Column("email", String(320), primary_key=True),
-    Column("origin", String(16), nullable=False),
-    Column("name", Text),
-    Column("topics", JSON, nullable=False),
-    Column("own_topic", Text),
-    Column("schedule", String(200), nullable=False),
-    Column("timezone", String(64), nullable=False),
+    *_subscriber_columns(),
     Column("requested_at", UTCDateTime(), nullable=False),
     Column("requested_from", String(64)),
     Column("mailed_at", UTCDateTime()),
