@@ -95,15 +95,30 @@ def test_import_with_confirm_mails_and_keeps_them_pending_until_confirmed(
     project: Project, smtp_sink: Sink, capsys: pytest.CaptureFixture[str]
 ) -> None:
     smtp_env(project, smtp_sink)
+    assert run(project, "send") == 0  # the papers are stored now, before anyone signs up
+    day = timedelta(days=1)
     path = write_csv(project, HEADER + "pat@example.org,Pat,ssl,daily,UTC\n")
-    assert run(project, "subscribers", "import", str(path), "--confirm") == 0
+    capsys.readouterr()
+    assert run(project, "subscribers", "import", str(path), "--confirm", now=NOW + day / 24) == 0
     assert "1 sent" in capsys.readouterr().out
-    assert smtp_sink.recipients() == ["pat@example.org"]
-    [mail] = smtp_sink.messages()
-    assert "Confirm" in mail["Subject"]
+    mail = smtp_sink.messages()[-1]
+    assert "pat@example.org" in mail["To"] and "Confirm" in mail["Subject"]
     assert listing(project, capsys)["pat@example.org"]["status"] == "pending"
-    assert run(project, "send") == 0
+    assert run(project, "send", now=NOW + day) == 0
     assert smtp_sink.recipients().count("pat@example.org") == 1  # a pending address: no digest
+    store = Store.open(load_config(project.config).database_url)
+    assert store.confirm_signup(
+        "pat@example.org", issued_before=NOW + day, now=NOW + day, client=None
+    )
+    store.close()
+    # confirmed: the first digest reaches back lookback_days — the confirmation mail is no
+    # "previous digest" that would hide the papers stored before it
+    assert run(project, "send", now=NOW + 2 * day) == 0
+    digest = smtp_sink.messages()[-1]
+    assert "pat@example.org" in digest["To"] and "Confirm" not in digest["Subject"]
+    rows = listing(project, capsys, now=NOW + 2 * day)
+    assert rows["pat@example.org"]["status"] == "active"
+    assert rows["pat@example.org"]["last_digest"] is not None
 
 
 def test_status_order_suppressed_over_paused_over_pending(

@@ -20,6 +20,10 @@ from newsletter.records import (
 )
 from newsletter.sources.model import FeedState
 
+NOTICE_SCHEDULE = "confirm"
+"""The run schedule of confirmation mails: outbox rows that are not digests (they never
+count as a subscriber's previous digest)."""
+
 
 @dataclass(frozen=True, slots=True)
 class StoredFeed:

@@ -161,6 +161,7 @@ relay_state = Table(
     Column("pauses", Integer, nullable=False),
 )
 
+
 def _subscriber_columns() -> list[Column[object]]:
     """Who and what: the columns a confirmed subscriber and a sign-up share."""
     return [

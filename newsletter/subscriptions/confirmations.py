@@ -30,11 +30,11 @@ from newsletter.run.links import Links
 from newsletter.run.messages import render_settings, sender_domain
 from newsletter.run.tally import Tally
 from newsletter.store.protocols import Storage
-from newsletter.store.records import Choice, RunTally
+from newsletter.store.records import NOTICE_SCHEDULE, Choice, RunTally
 
 event = logs.events(__name__)
 
-SCHEDULE = "confirm"
+SCHEDULE = NOTICE_SCHEDULE
 """The run schedule confirmation mail is queued under (one run per mail)."""
 HTML_TEMPLATE = "confirm.html.j2"
 TEXT_TEMPLATE = "confirm.txt.j2"

@@ -21,6 +21,7 @@ from newsletter.records import (
     SuppressionReason,
 )
 from newsletter.store.records import (
+    NOTICE_SCHEDULE,
     ArchiveCopy,
     DeliveryRates,
     DeliverySummary,
@@ -96,6 +97,12 @@ def _carried_rows(conn: Connection, emails: list[str]) -> Iterable[Any]:
     return conn.execute(query)
 
 
+def _digest_rows() -> Any:
+    """Rows that are digests, not confirmation mails (which are no one's previous digest)."""
+    notices = select(runs.c.id).where(runs.c.schedule == NOTICE_SCHEDULE)
+    return outbox.c.run_id.not_in(notices.scalar_subquery())
+
+
 class OutboxSql(SqlBase):
     # -- what subscribers already have ---------------------------------------------------
 
@@ -118,6 +125,7 @@ class OutboxSql(SqlBase):
                     select(outbox.c.subscriber, func.max(outbox.c.created_at))
                     .where(outbox.c.subscriber.in_(chunk))
                     .where(outbox.c.status.in_(_ACTIVE))
+                    .where(_digest_rows())
                     .group_by(outbox.c.subscriber)
                 )
                 for email, value in conn.execute(query):
@@ -443,18 +451,22 @@ class OutboxSql(SqlBase):
         return value
 
     def delivery_summary(self) -> Mapping[str, DeliverySummary]:
-        query = select(
-            outbox.c.subscriber,
-            func.max(case((outbox.c.status == OutboxStatus.SENT.value, outbox.c.sent_at))).label(
-                "last_sent"
-            ),
-            func.sum(case((outbox.c.status == OutboxStatus.FAILED.value, 1), else_=0)).label(
-                "failed"
-            ),
-            func.sum(case((outbox.c.status == OutboxStatus.DEFERRED.value, 1), else_=0)).label(
-                "deferred"
-            ),
-        ).group_by(outbox.c.subscriber)
+        query = (
+            select(
+                outbox.c.subscriber,
+                func.max(
+                    case((outbox.c.status == OutboxStatus.SENT.value, outbox.c.sent_at))
+                ).label("last_sent"),
+                func.sum(case((outbox.c.status == OutboxStatus.FAILED.value, 1), else_=0)).label(
+                    "failed"
+                ),
+                func.sum(case((outbox.c.status == OutboxStatus.DEFERRED.value, 1), else_=0)).label(
+                    "deferred"
+                ),
+            )
+            .where(_digest_rows())
+            .group_by(outbox.c.subscriber)
+        )
         with self.engine.connect() as conn:
             return {
                 row.subscriber: DeliverySummary(
