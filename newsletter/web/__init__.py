@@ -93,6 +93,7 @@ def web_app(app: App, notify: Notify | None = None) -> object:
         site=site_for(app),
         trusted_proxies=app.config.trusted_proxies,
         subscriptions=subscriptions_for(app, notify),
+        secure_cookies=app.config.base_url.startswith("https://"),
     )
 
 
