@@ -14,12 +14,14 @@ from newsletter.subscriptions.signup import Subscriptions
 from newsletter.web.app import Suppressions, create_app
 from newsletter.web.server import running, serve
 from newsletter.web.site import Site
+from newsletter.web.subscribe import SignupLimits
 
 if TYPE_CHECKING:
     from newsletter.app import App
     from newsletter.subscriptions.signup import Notify
 
 __all__ = [
+    "SignupLimits",
     "Site",
     "Suppressions",
     "create_app",
@@ -77,11 +79,14 @@ def confirmation_sender(app: App) -> ConfirmationSender:
     )
 
 
-def web_app(app: App, notify: Notify | None = None) -> object:
+def web_app(
+    app: App, notify: Notify | None = None, *, signup_limits: SignupLimits | None = None
+) -> object:
     """The WSGI app for this config, answering under the path of ``base_url``.
 
     ``notify`` queues a confirmation mail (``serve`` passes its :class:`ConfirmationSender`);
-    without it confirmations are queued in the outbox for the next ``send``."""
+    without it confirmations are queued in the outbox for the next ``send``.
+    ``signup_limits`` overrides the default rate limits of ``POST /subscribe``."""
     if notify is None:
         notify = confirmation_sender(app)
     return create_app(
@@ -93,6 +98,8 @@ def web_app(app: App, notify: Notify | None = None) -> object:
         site=site_for(app),
         trusted_proxies=app.config.trusted_proxies,
         subscriptions=subscriptions_for(app, notify),
+        secure_cookies=app.config.base_url.startswith("https://"),
+        signup_limits=signup_limits,
     )
 
 

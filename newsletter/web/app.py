@@ -4,6 +4,10 @@
 - ``archive`` (with a site): every digest at ``/d/<token>``.
 - ``public`` and ``feeds`` (with a site whose ``public_site`` is on): the day's papers,
   search, Atom out.
+- ``subscribe`` (with subscriptions): sign-up with double opt-in, each subscriber's page.
+
+Every form carries a Flask-WTF CSRF token, except the unsubscribe pages', whose signed
+token is the credential and whose one-click POST (RFC 8058) must work with no cookie.
 
 Every response gets the safety headers (:func:`newsletter.web.responses.secure`); an
 error is a page, never a traceback.
@@ -11,6 +15,8 @@ error is a page, never a traceback.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,13 +24,14 @@ from datetime import datetime, timedelta
 from flask import Blueprint, Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from newsletter import logs
 from newsletter.store.protocols import SuppressionStore
 from newsletter.subscriptions.signup import Subscriptions
-from newsletter.web import archive, feeds, public, unsubscribe
+from newsletter.web import archive, feeds, public, subscribe, unsubscribe
 from newsletter.web.responses import error_page, secure
 from newsletter.web.search import PaperMemo
 from newsletter.web.site import Site
@@ -43,6 +50,18 @@ def normalise_base_path(base_path: str) -> str:
     return "" if path == "/" else path
 
 
+def session_key(secret: str) -> str:
+    """Flask's ``SECRET_KEY`` (it signs the session cookie that holds the CSRF token),
+    derived from the newsletter secret under its own label, never the secret itself."""
+    return hmac.new(secret.encode("utf-8"), b"newsletter/web-session", hashlib.sha256).hexdigest()
+
+
+CSRF_REASON = (
+    "This form was not sent from this site's page, or the page is too old. "
+    "Go back, reload the page and send the form again."
+)
+
+
 def create_app(
     *,
     secret: str,
@@ -54,19 +73,36 @@ def create_app(
     site: Site | None = None,
     trusted_proxies: int = 0,
     subscriptions: Subscriptions | None = None,
+    signup_limits: subscribe.SignupLimits | None = None,
+    secure_cookies: bool = False,
 ) -> Flask:
     """Build the WSGI app; routes answer under ``base_path`` (the path of ``base_url``).
 
     Without ``site`` only the unsubscribe pages (and ``/healthz``) are served. With
     ``trusted_proxies`` N > 0 the client address is the one N proxies back in
     ``X-Forwarded-For`` (serve it with the same ``trusted_proxies``, so waitress keeps the
-    header).
+    header). ``subscriptions`` adds sign-up (when ``subscribe.enabled``) and the manage
+    page, with ``signup_limits`` on ``POST /subscribe``. ``secure_cookies`` marks the session
+    cookie Secure (``web_app`` sets it when ``base_url`` is https).
     """
     if not secret:
         raise ValueError("NEWSLETTER_SECRET is empty; set it to a long random string")
     prefix = normalise_base_path(base_path)
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=64 * 1024, PROPAGATE_EXCEPTIONS=False)
+    app.config.update(
+        MAX_CONTENT_LENGTH=64 * 1024,
+        PROPAGATE_EXCEPTIONS=False,
+        SECRET_KEY=session_key(secret),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure_cookies,
+        # Pages send no Referer (tokens sit in URLs), so Flask-WTF's https Referer check
+        # would refuse every form; the token and SameSite=Lax do the work.
+        WTF_CSRF_SSL_STRICT=False,
+        # The token lives as long as the browser session: a cached day page's form works.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    csrf = CSRFProtect(app)
     if trusted_proxies:
         # The client address is the one the nearest trusted proxy saw: X-Forwarded-For
         # entries beyond the trusted proxies are the client's own claim and are ignored.
@@ -83,22 +119,43 @@ def create_app(
     def register(blueprint: Blueprint) -> None:
         app.register_blueprint(blueprint, url_prefix=prefix or None)
 
-    register(
-        unsubscribe.blueprint(
-            secret=secret,
-            suppressions=suppressions,
-            prefix=prefix,
-            title=title,
-            now=now,
-            max_age=max_age,
-        )
+    unsubscribe_pages = unsubscribe.blueprint(
+        secret=secret,
+        suppressions=suppressions,
+        prefix=prefix,
+        title=title,
+        now=now,
+        max_age=max_age,
     )
-    if site is not None:
+    csrf.exempt(unsubscribe_pages)
+    register(unsubscribe_pages)
+    # shared: search, topic feeds and the sign-up form's examples read the same papers
+    memo = PaperMemo(site.store) if site is not None else None
+    signup_on = subscriptions is not None and subscriptions.settings.enabled
+    if site is not None and memo is not None:
         register(archive.blueprint(site))
         if site.public_site:
-            memo = PaperMemo(site.store)  # shared: search and topic feeds read the same papers
-            register(public.blueprint(site, limiter, memo))
+            box = (
+                subscribe.signup_box(subscriptions, prefix)
+                if subscriptions is not None and signup_on
+                else None
+            )
+            register(public.blueprint(site, limiter, memo, box))
             register(feeds.blueprint(site, memo))
+    if subscriptions is not None:
+        register(
+            subscribe.blueprint(
+                subscriptions,
+                limiter=limiter,
+                limits=signup_limits or subscribe.SignupLimits(),
+                prefix=prefix,
+                title=title,
+                secret=secret,
+                now=now,
+                site=site,
+                memo=memo,
+            )
+        )
 
     health = Blueprint("health", __name__)
 
@@ -113,16 +170,26 @@ def create_app(
             return unsubscribe.ADVICE
         return "" if nav else unsubscribe.ADVICE
 
+    def too_many(path: str) -> str:
+        if path.startswith(f"{prefix}/search"):
+            return (
+                "Too many searches from your address in a short time. Wait a minute and try again."
+            )
+        if path.startswith(f"{prefix}/subscribe"):
+            return "Too many sign-ups in a short time. Wait a few minutes and try again."
+        return "Too many requests from your address in a short time. Wait a minute and try again."
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
+        heading = exc.name
         reason = exc.description or exc.name
-        if code == 429:
-            reason = (
-                "Too many searches from your address in a short time. Wait a minute and try again."
-            )
+        if isinstance(exc, CSRFError):
+            heading, reason = "This form has expired", CSRF_REASON
+        elif code == 429:
+            reason = too_many(request.path)
         response = error_page(
-            code, exc.name, reason, title=title, nav=nav, advice=advice_for(request.path)
+            code, heading, reason, title=title, nav=nav, advice=advice_for(request.path)
         )
         if code == 405 and exc.get_response().headers.get("Allow"):
             response.headers["Allow"] = exc.get_response().headers["Allow"]

@@ -5,6 +5,10 @@ upvotes then date, with links to the previous and next days that have papers.
 ``/search?q=`` runs the topic language over the newest stored papers and marks the words
 that matched; a bad query gets the caret ``check`` prints, status 400.
 
+With sign-up on, the day's page ends in a compact sign-up form. Its CSRF token belongs to
+the visitor's session, so the page is cached with a slot where the token goes, filled in
+per response; its ETag includes the session's token and it may be cached only privately.
+
 Day pages are validated by the day's (paper, revision) pairs and the neighbouring days:
 a conditional GET is a 304 after three small queries, a page already rendered for the
 same ETag is served from memory, and a page that must be built again renders only the
@@ -14,10 +18,13 @@ cards of papers with a new revision (:mod:`newsletter.web.cards`).
 from __future__ import annotations
 
 import re
+import secrets
+from collections.abc import Callable
 from datetime import date
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, session
 from flask_limiter import Limiter
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from newsletter.checks import check_query
@@ -36,9 +43,19 @@ TODAY_MAX_AGE = 60
 """Seconds a browser or proxy may reuse today's page (new papers arrive during the day)."""
 PAST_MAX_AGE = 600
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CSRF_SLOT = Markup(f"<!--csrf-{secrets.token_hex(12)}-->")
+"""Where a cached day page gets the visitor's CSRF token. Text from feeds is escaped, so
+only the template can produce this (random per process) marker."""
 
 
-def blueprint(site: Site, limiter: Limiter, memo: PaperMemo) -> Blueprint:
+def blueprint(
+    site: Site,
+    limiter: Limiter,
+    memo: PaperMemo,
+    signup: Callable[[], dict[str, object]] | None = None,
+) -> Blueprint:
+    """``/``, ``/papers/<day>`` and ``/search``; ``signup`` gives the compact sign-up form's
+    context (None: no form, sign-up is off)."""
     public = Blueprint("public", __name__)
     pages = PageCache(site.page_cache_bytes)
     cards = CardCache(site.card_cache_bytes)
@@ -70,8 +87,13 @@ def blueprint(site: Site, limiter: Limiter, memo: PaperMemo) -> Blueprint:
         revisions = sorted((ref.key, ref.revision) for ref in refs)
         tag = etag("day", site.fingerprint, day, day == today, previous, following, revisions)
         max_age = TODAY_MAX_AGE if day >= today else PAST_MAX_AGE
-        if is_fresh(tag, None):
-            return not_modified(tag, None, max_age=max_age)
+        token = ""
+        sent_tag = tag
+        if signup is not None:
+            token = generate_csrf()
+            sent_tag = etag(tag, session.get("csrf_token", ""))
+        if is_fresh(sent_tag, None):
+            return private(not_modified(sent_tag, None, max_age=max_age))
         body = pages.get(tag)
         if body is None:
             shown = cards_for(refs)
@@ -87,9 +109,22 @@ def blueprint(site: Site, limiter: Limiter, memo: PaperMemo) -> Blueprint:
                 is_today=day == today,
                 previous=_day_link(site, previous),
                 next=_day_link(site, following),
+                signup=signup() if signup is not None else None,
+                csrf_slot=CSRF_SLOT,
             ).encode("utf-8")
             pages.put(tag, body)
-        return validated(Response(body, mimetype="text/html"), tag, None, max_age=max_age)
+        if signup is not None:
+            body = body.replace(CSRF_SLOT.encode("ascii"), token.encode("ascii"), 1)
+        response = Response(body, mimetype="text/html")
+        return private(validated(response, sent_tag, None, max_age=max_age))
+
+    def private(response: Response) -> Response:
+        """A page with the visitor's CSRF token in it is theirs alone: no shared caches."""
+        if signup is not None:
+            response.headers["Cache-Control"] = response.headers["Cache-Control"].replace(
+                "public", "private"
+            )
+        return response
 
     @public.get("/")
     def today() -> Response:

@@ -4,7 +4,9 @@
   the credential. That is the default for every response that sets nothing else.
 - Public pages and feeds carry an ETag computed from a cheap stamp of their data, so a
   conditional GET is answered 304 before anything is loaded or rendered.
-- No page runs script. The site's stylesheet is allowed by its hash; an archived digest
+- No page runs inline script, and only the sign-up form loads one: the app's own file
+  that prefills the time zone (``script-src 'self'`` on that page alone; the form works
+  without it). The site's stylesheet is allowed by its hash; an archived digest
   (inlined mail HTML) needs inline styles and gets a policy of its own.
 """
 
@@ -22,10 +24,12 @@ NO_STORE = "no-store"
 NOINDEX = "noindex, nofollow"
 
 
-def site_policy() -> str:
-    """The Content-Security-Policy of the site's own pages."""
+def site_policy(*, script: bool = False) -> str:
+    """The Content-Security-Policy of the site's own pages (``script``: the app's own
+    script files may run, for the one page that uses one)."""
+    scripts = "script-src 'self'; " if script else ""
     return (
-        f"default-src 'none'; style-src {style_hash()}; img-src 'self' data:; "
+        f"default-src 'none'; {scripts}style-src {style_hash()}; img-src 'self' data:; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
 
