@@ -433,3 +433,20 @@ def test_pages_run_no_inline_script(project: Project, smtp_sink: Sink, path: str
         assert "<script>" not in r.text
         script = browser.get("/news/assets/timezone.js")
         assert script.status_code == 200 and "resolvedOptions" in script.text
+
+
+def test_the_session_cookie_is_secure_for_the_public_https_host_only(project: Project) -> None:
+    """``base_url`` is https://digest.example.org/news: a request for that host (through the
+    reverse proxy) gets a Secure cookie; ``serve`` tried at http://127.0.0.1 still works."""
+    project.config.write_text(project.config.read_text() + SUBSCRIBE_ON, encoding="utf-8")
+    env = project.env_file(NEWSLETTER_SECRET=SECRET)
+    with open_app(env, project.config, Clock(NOW)) as app:
+        with running(web_app(app)) as url, httpx.Client(base_url=url, timeout=10) as client:
+            public = client.get("/news/subscribe", headers={"Host": "digest.example.org"})
+            local = client.get("/news/subscribe")
+    assert public.status_code == local.status_code == 200
+    assert "secure" in public.headers["set-cookie"].lower()
+    assert "secure" not in local.headers["set-cookie"].lower()
+    for response in (public, local):
+        assert "httponly" in response.headers["set-cookie"].lower()
+        assert "samesite=lax" in response.headers["set-cookie"].lower()

@@ -98,9 +98,14 @@ def web_app(
         site=site_for(app),
         trusted_proxies=app.config.trusted_proxies,
         subscriptions=subscriptions_for(app, notify),
-        secure_cookies=app.config.base_url.startswith("https://"),
+        secure_host=_https_host(app.config.base_url),
         signup_limits=signup_limits,
     )
+
+
+def _https_host(base_url: str) -> str | None:
+    parts = urlparse(base_url)
+    return parts.netloc if parts.scheme == "https" else None
 
 
 def serve_app(app: App, *, host: str, port: int) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import Blueprint, Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -40,6 +41,18 @@ event = logs.events(__name__)
 
 Suppressions = SuppressionStore
 """Where unsubscribed addresses are kept (the store's suppression table)."""
+
+
+class _SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, Secure per request rather than per app."""
+
+    def __init__(self, secure_host: str | None) -> None:
+        self.secure_host = secure_host
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure or (
+            self.secure_host is not None and request.host == self.secure_host
+        )
 
 
 def normalise_base_path(base_path: str) -> str:
@@ -74,7 +87,7 @@ def create_app(
     trusted_proxies: int = 0,
     subscriptions: Subscriptions | None = None,
     signup_limits: subscribe.SignupLimits | None = None,
-    secure_cookies: bool = False,
+    secure_host: str | None = None,
 ) -> Flask:
     """Build the WSGI app; routes answer under ``base_path`` (the path of ``base_url``).
 
@@ -82,8 +95,10 @@ def create_app(
     ``trusted_proxies`` N > 0 the client address is the one N proxies back in
     ``X-Forwarded-For`` (serve it with the same ``trusted_proxies``, so waitress keeps the
     header). ``subscriptions`` adds sign-up (when ``subscribe.enabled``) and the manage
-    page, with ``signup_limits`` on ``POST /subscribe``. ``secure_cookies`` marks the session
-    cookie Secure (``web_app`` sets it when ``base_url`` is https).
+    page, with ``signup_limits`` on ``POST /subscribe``. The session cookie (it holds only the
+    CSRF secret) is Secure on requests that came over https and on requests for
+    ``secure_host`` (``web_app`` passes the host of an https ``base_url``), so the public
+    site always gets a Secure cookie while ``serve`` tried on http://127.0.0.1 still works.
     """
     if not secret:
         raise ValueError("NEWSLETTER_SECRET is empty; set it to a long random string")
@@ -95,13 +110,13 @@ def create_app(
         SECRET_KEY=session_key(secret),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=secure_cookies,
         # Pages send no Referer (tokens sit in URLs), so Flask-WTF's https Referer check
         # would refuse every form; the token and SameSite=Lax do the work.
         WTF_CSRF_SSL_STRICT=False,
         # The token lives as long as the browser session: a cached day page's form works.
         WTF_CSRF_TIME_LIMIT=None,
     )
+    app.session_interface = _SessionCookies(secure_host)
     csrf = CSRFProtect(app)
     if trusted_proxies:
         # The client address is the one the nearest trusted proxy saw: X-Forwarded-For
