@@ -440,10 +440,13 @@ def test_the_session_cookie_is_secure_for_the_public_https_host_only(project: Pr
     reverse proxy) gets a Secure cookie; ``serve`` tried at http://127.0.0.1 still works."""
     project.config.write_text(project.config.read_text() + SUBSCRIBE_ON, encoding="utf-8")
     env = project.env_file(NEWSLETTER_SECRET=SECRET)
-    with open_app(env, project.config, Clock(NOW)) as app:
-        with running(web_app(app)) as url, httpx.Client(base_url=url, timeout=10) as client:
-            public = client.get("/news/subscribe", headers={"Host": "digest.example.org"})
-            local = client.get("/news/subscribe")
+    with (
+        open_app(env, project.config, Clock(NOW)) as app,
+        running(web_app(app)) as url,
+        httpx.Client(base_url=url, timeout=10) as client,
+    ):
+        public = client.get("/news/subscribe", headers={"Host": "digest.example.org"})
+        local = client.get("/news/subscribe")
     assert public.status_code == local.status_code == 200
     assert "secure" in public.headers["set-cookie"].lower()
     assert "secure" not in local.headers["set-cookie"].lower()
