@@ -242,7 +242,7 @@ def test_redraw_the_readme_screenshot(browser: Any, project: Project) -> None:
             "    url: sample-feed.atom\n  - name: sample-upvotes\n    type: hf-daily-papers\n"
             f"    url: {SAMPLE_DAILY_PAPERS_NAME}\n",
         )
-        + "timezone: UTC\n"
+        + "timezone: UTC\nsubscribe:\n  enabled: true\n"
     )
     project.env_file(NEWSLETTER_SECRET=SECRET)
     assert main(["fetch", "--config", str(project.config)], clock=lambda: NOW) == 0

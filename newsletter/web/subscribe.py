@@ -260,7 +260,6 @@ def blueprint(
         response.headers["Cache-Control"] = f"public, max-age={SCRIPT_MAX_AGE}"
         return response
 
-    @pages.get("/subscribe")
     def subscribe_form() -> Response:
         enabled_only()
         form = Form(
@@ -296,12 +295,10 @@ def blueprint(
         limited = limiter.limit(limits.overall, key_func=lambda: "subscribe-all")(limited)
     if limits.per_client:
         limited = limiter.limit(limits.per_client)(limited)
-    pages.post("/subscribe")(limited)
 
     def confirm_hours() -> timedelta:
         return timedelta(hours=settings.confirm_hours)
 
-    @pages.get("/confirm")
     def confirm_form() -> Response:
         enabled_only()
         token = request.args.get("token", "")
@@ -322,7 +319,6 @@ def blueprint(
             action=f"{prefix}/confirm",
         )
 
-    @pages.post("/confirm")
     def confirm() -> Response:
         enabled_only()
         token = request.form.get("token") or request.args.get("token", "")
@@ -333,6 +329,13 @@ def blueprint(
         except BadToken as exc:
             return bad_link(str(exc))
         return subscribed(confirmed.email, again=confirmed.again)
+
+    if settings.enabled:
+        # Off, the routes do not exist: their POSTs answer 404 before any CSRF check.
+        pages.get("/subscribe")(subscribe_form)
+        pages.post("/subscribe")(limited)
+        pages.get("/confirm")(confirm_form)
+        pages.post("/confirm")(confirm)
 
     def manage_url(email: str) -> str:
         token = make_token(email, secret, now=now(), purpose="manage")
