@@ -154,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = command(
         "serve",
-        "run the web app: the day's papers, search, archived digests, Atom feeds and "
-        "unsubscribe pages (put an HTTPS reverse proxy in front)",
+        "run the web app: the day's papers, search, archived digests, Atom feeds, sign-up "
+        "with double opt-in, the manage and unsubscribe pages (put an HTTPS reverse proxy "
+        "in front)",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
