@@ -142,8 +142,10 @@ def test_status_order_suppressed_over_paused_over_pending(
     assert rows["alice@example.org"]["suppressed_reason"] == "bounce-hard"
     assert rows["alice@example.org"]["suppressed_at"] == NOW.isoformat()
     assert rows["alice@example.org"]["paused_until"] is not None  # still known, not shown first
+    later = listing(project, capsys, now=NOW + timedelta(hours=47))
+    assert later["pat@example.org"]["status"] == "paused"
     later = listing(project, capsys, now=until + timedelta(minutes=1))
-    assert later["pat@example.org"]["status"] == "pending"
+    assert "pat@example.org" not in later  # the sign-up expired after confirm_hours (48)
     assert later["bob@example.org"]["paused_until"] is None
     store.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -145,7 +145,8 @@ def roster(
             )
         )
     stored = [s for s in store.stored_subscribers() if s.email not in seen]
-    pending = [s for s in store.signups() if s.email not in seen]
+    expired = now - timedelta(hours=config.subscribe.confirm_hours)
+    pending = [s for s in store.signups() if s.email not in seen and s.requested_at >= expired]
     if semantic is None:
         wanted = any(s.choice.own_topic for s in stored) or any(s.choice.own_topic for s in pending)
         semantic = wanted and _semantic()
