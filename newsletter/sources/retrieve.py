@@ -159,6 +159,9 @@ async def download(
         ) from None
 
 
+STALE_RETRIES = 1
+"""Times a GET that got no answer at all is sent again (see ``_download``)."""
+
 _TRANSPORT_ERRORS = (
     httpcore.NetworkError,
     httpcore.ProtocolError,
@@ -188,12 +191,22 @@ async def _download(
         parsed = httpx.URL(url)
         pool = connections.pool_for(parsed, configured)
         async with contextlib.AsyncExitStack() as stack:
-            try:
-                response = await stack.enter_async_context(
-                    pool.stream("GET", _request_url(parsed), headers=headers, extensions=extensions)
-                )
-            except RefusedAddress as exc:
-                raise FetchError(_refused(exc, url, redirected=hop > 0)) from None
+            for attempt in range(STALE_RETRIES + 1):
+                try:
+                    response = await stack.enter_async_context(
+                        pool.stream(
+                            "GET", _request_url(parsed), headers=headers, extensions=extensions
+                        )
+                    )
+                    break
+                except RefusedAddress as exc:
+                    raise FetchError(_refused(exc, url, redirected=hop > 0)) from None
+                except httpcore.RemoteProtocolError:
+                    # A kept-alive connection the server closed as we reused it ends with no
+                    # answer at all; a GET is safe to send again, on a fresh connection (the
+                    # dead one has left the pool). Browsers and urllib3 do the same.
+                    if attempt == STALE_RETRIES:
+                        raise
             answer_headers = _headers(response.headers)
             location = answer_headers.get("location")
             if response.status in _REDIRECTS and location is not None:
