@@ -182,7 +182,8 @@ def composition(
         updated=updated_entries,
         omitted=len(dropped),
         overflow=tuple(
-            c.item(topics, first=next(i for i in c.ids if not topics[i].trending)) for c in dropped
+            c.item(topics, first=next(i for i in c.ids if not topics[i].trending), spans=False)
+            for c in dropped
         ),
     )
     return Composition(subscriber, digest, result, first_digest)
@@ -212,9 +213,19 @@ class _Candidate:
     def score(self) -> float:
         return self.matches[0].score if self.matches else 0.0
 
-    def item(self, topics: Mapping[str, Topic], *, first: str) -> DigestItem:
-        """The paper as shown under topic ``first``, naming every topic it matched."""
+    def item(self, topics: Mapping[str, Topic], *, first: str, spans: bool = True) -> DigestItem:
+        """The paper as shown under topic ``first``, naming every topic it matched.
+
+        Without ``spans`` the highlights are left out: a paper ``max_items`` dropped is
+        only listed (title, topics, words) and never rendered with its text."""
         ids = [first, *(i for i in self.ids if i != first)]
+        if not spans:
+            return DigestItem(
+                entry=self.entry,
+                score=self.score,
+                topics=tuple(topics[i].title for i in ids),
+                terms=tuple(dict.fromkeys(term for m in self.matches for term in m.terms)),
+            )
         return DigestItem(
             entry=self.entry,
             score=self.score,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import socket
 import threading
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from smtp_sink import Sink, drop, message, smtp_server
 
 from newsletter import records
@@ -315,3 +318,18 @@ def test_the_rate_limit_paces_a_run() -> None:
     # 10 messages at 5/s: the first goes at once, each later one 0.2 s after the previous.
     assert sum(slept) == pytest.approx(1.8)
     assert len(sink.received) == 10
+
+
+def _wire_reference(data: bytes) -> bytes:
+    """SMTP DATA by the book, line by line (RFC 5321 4.5.2), as an oracle for the fast path."""
+    lines = re.split(rb"\r\n|\n|\r", data)
+    if len(lines) > 1 and lines[-1] == b"":
+        lines.pop()  # the data ended with a line break (empty data is one empty line)
+    stuffed = [b"." + line if line.startswith(b".") else line for line in lines]
+    return b"".join(line + b"\r\n" for line in stuffed) + b".\r\n"
+
+
+@given(st.lists(st.sampled_from([b"a", b".", b"\r", b"\n", b"\r\n", b"..", b" "]), max_size=30))
+def test_wire_data_equals_the_line_by_line_rule(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    assert wire_data(data) == _wire_reference(data)

@@ -106,10 +106,16 @@ def wire_data(data: bytes) -> bytes:
     Messages rendered with ``\\r\\n`` (and DKIM-signed that way) pass through unchanged
     apart from dot-stuffing, which the receiving server undoes.
     """
-    data = _LINE_ENDS.sub(b"\r\n", data)
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") != crlf or data.count(b"\r") != crlf:  # some line end is bare
+        data = _LINE_ENDS.sub(b"\r\n", data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
-    return _LEADING_DOT.sub(b"..", data) + b".\r\n"
+    # The regular expressions cost ~1 ms per 100 KB digest; counting bytes is ~20x cheaper,
+    # and a rendered digest (CRLF throughout, quoted-printable) rarely needs either.
+    if data.startswith(b".") or b"\n." in data:
+        data = _LEADING_DOT.sub(b"..", data)
+    return data + b".\r\n"
 
 
 def _address(value: str) -> str:

@@ -6,6 +6,7 @@ computed once per run and reused for every subscriber who gets it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -71,6 +72,14 @@ def safe_url(url: str | None) -> str | None:
     """
     if not url:
         return None
+    return _safe_url(url)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _safe_url(url: str) -> str | None:
+    # Memoised: a run checks the same few thousand paper links in every digest (a profile of
+    # 2,000 personal digests spent 15 % of its time here, in urlsplit). Links are short, so
+    # the cache stays a few MiB.
     url = _CONTROL.sub("", url).strip()
     if any(c.isspace() for c in url):
         return None

@@ -9,6 +9,7 @@ the daemon once a day.
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 from newsletter import logs
@@ -28,13 +29,25 @@ def was_cut(digest: Digest, message: Message) -> bool:
     return message.view_token is not None and f"/d/{message.view_token}/all" in message.html
 
 
+@functools.lru_cache(maxsize=16_384)
+def _clean(text: str) -> str:
+    """Titles, topic names and matched words recur in every digest of a run (a cut digest
+    lists ~150 matches): cleaned once each."""
+    return textutil.clean(text)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _cleaned(texts: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(c for c in map(_clean, texts) if c)
+
+
 def _match(item: DigestItem, in_mail: bool) -> ArchivedMatch:
     entry = item.entry
     return ArchivedMatch(
-        title=textutil.clean(entry.title) or "(untitled)",
+        title=_clean(entry.title) or "(untitled)",
         link=textutil.safe_url(entry.link),
-        topics=tuple(textutil.clean(t) for t in item.topics if textutil.clean(t)),
-        terms=tuple(textutil.clean(t) for t in item.terms if textutil.clean(t)),
+        topics=_cleaned(item.topics),
+        terms=_cleaned(item.terms),
         in_mail=in_mail,
     )
 
