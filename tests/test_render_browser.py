@@ -8,13 +8,9 @@ import pytest
 import test_render_support as support
 
 from newsletter.render import Renderer
+from tests.browser_support import CHROMIUM, NEEDS_CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt chromium)"),
-]
+pytestmark = NEEDS_CHROMIUM
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

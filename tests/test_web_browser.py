@@ -20,37 +20,17 @@ from newsletter.cli import main
 from newsletter.demo import SAMPLE_DAILY_PAPERS_NAME, sample_daily_papers
 from newsletter.store import Store
 from newsletter.web import running, web_app
+from tests.browser_support import NEEDS_CHROMIUM, chromium
 from tests.conftest import MAIN_YAML, NOW, Project, Sink
 from tests.web_support import Clock, add, paper, serving, store_url
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path(__file__).parent.parent / "docs" / "web-day.png"
 SECRET = "s3cret-for-tests-0123456789"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt chromium)"),
-]
+pytestmark = NEEDS_CHROMIUM
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+browser = pytest.fixture(scope="module", name="browser")(chromium)
 
 
 @pytest.fixture

@@ -4,31 +4,19 @@ and the manage page changes a topic."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from newsletter.records import SubscriberStatus
+from tests.browser_support import NEEDS_CHROMIUM, chromium
 from tests.conftest import Project, Sink
-from tests.test_web_browser import CHROMIUM, FLAGS
 from tests.test_web_subscribe import link, serving
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt chromium)"),
-]
+pytestmark = NEEDS_CHROMIUM
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+browser = pytest.fixture(scope="module", name="browser")(chromium)
 
 
 def test_sign_up_confirm_and_manage_in_a_browser(
