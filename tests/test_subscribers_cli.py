@@ -6,14 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from newsletter.app import App
 from newsletter.cli import main
-from newsletter.config import load_config
+from newsletter.config import load_config, read_environment
 from newsletter.records import SubscriberOrigin, SuppressionReason
 from newsletter.store import Store
 from newsletter.store.records import Choice, StoredSubscriber
@@ -247,3 +249,27 @@ def test_the_daemon_picks_up_a_web_subscriber_in_a_new_time_zone_without_a_resta
     daemon.watch_subscribers()
     assert "daily@Asia/Tokyo" not in daemon.groups
     assert daemon.scheduler.get_job("digest:daily@Asia/Tokyo") is None
+
+
+def test_the_daily_cleanup_forgets_sign_ups_nobody_confirmed(project: Project) -> None:
+    from newsletter.schedule.jobs import clean_archive
+    from newsletter.store.records import SignUp
+
+    config = load_config(project.config)
+    store = Store.open(config.database_url)
+    try:
+        for email, asked in (
+            ("old@example.org", NOW),
+            ("new@example.org", NOW + timedelta(hours=47)),
+        ):
+            store.request_signup(
+                SignUp(email, SubscriberOrigin.WEB, Choice(("ssl",)), asked),
+                mail_after=asked,
+                expired_before=asked - timedelta(hours=48),
+            )
+        clock = Clock(NOW + timedelta(hours=49))
+        app = App(config=config, env=read_environment(None), store=store, clock=clock)
+        clean_archive(app, threading.Event())
+        assert [s.email for s in store.signups()] == ["new@example.org"]
+    finally:
+        store.close()

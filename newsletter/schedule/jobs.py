@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from newsletter import logs
@@ -163,10 +163,17 @@ def drain_outbox(app: App, stop: threading.Event) -> None:
 
 
 def clean_archive(app: App, stop: threading.Event) -> None:
-    """The daily archive cleanup: copies older than ``archive_days`` leave the web."""
+    """The daily cleanup: archived copies older than ``archive_days`` leave the web, and
+    sign-ups nobody confirmed within ``subscribe.confirm_hours`` are forgotten."""
     if stop.is_set():
         return
     try:
         expire_archive(app)
     except Exception:
         event("archive_cleanup_failed", logging.ERROR, exc_info=True)
+    try:
+        hours = timedelta(hours=app.config.subscribe.confirm_hours)
+        if forgotten := app.store.expire_signups(app.now() - hours):
+            event("signups_expired", count=forgotten)
+    except Exception:
+        event("signup_cleanup_failed", logging.ERROR, exc_info=True)

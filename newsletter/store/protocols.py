@@ -262,6 +262,9 @@ class SubscriberStore(Protocol):
         self, email: str, *, issued_before: datetime, now: datetime, client: str | None
     ) -> StoredSubscriber | None: ...
 
+    def expire_signups(self, before: datetime) -> int:
+        """Delete sign-ups requested before ``before`` (never confirmed); returns how many."""
+
     def pause(self, email: str, since: datetime, until: datetime) -> None: ...
 
     def unpause(self, email: str) -> bool: ...

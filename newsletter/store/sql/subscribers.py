@@ -168,6 +168,11 @@ class SubscribersSql(SqlBase):
             conn.execute(self._upsert(signups, "email", values))
             return SignUpAnswer(mail=mail)
 
+    def expire_signups(self, before: datetime) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(delete(signups).where(signups.c.requested_at < before))
+            return int(result.rowcount)
+
     def _web_count(self, conn: Connection) -> int:
         subs = conn.execute(
             select(func.count())
