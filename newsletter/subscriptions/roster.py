@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsletter.config import Config
 from newsletter.config.loader import BUILTIN_TRENDING
-from newsletter.config.schema import TRENDING_ID
+from newsletter.config.schema import TRENDING_ID, check_timezone
 from newsletter.records import Subscriber, SubscriberOrigin, SubscriberStatus, Topic
 from newsletter.store.protocols import SubscriberStore, SuppressionStore
 from newsletter.store.records import Choice, Pause, SignUp, StoredSubscriber, Suppression
@@ -30,10 +29,9 @@ def own_topic(email: str, words: str, *, semantic: bool) -> Topic:
 
 def _timezone(name: str, default: str) -> str:
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return check_timezone(name)
+    except ValueError:
         return default
-    return name
 
 
 def stored_as_subscriber(

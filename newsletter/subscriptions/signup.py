@@ -13,12 +13,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsletter import logs
 from newsletter.config import Config
 from newsletter.config.addresses import validate_address
-from newsletter.config.schema import TRENDING_ID, TRENDING_TITLE, SubscribeModel
+from newsletter.config.schema import TRENDING_ID, TRENDING_TITLE, SubscribeModel, check_timezone
 from newsletter.records import SubscriberOrigin, SubscriberStatus, SuppressionReason
 from newsletter.store.protocols import SubscriberStore, SuppressionStore
 from newsletter.store.records import Choice, SignUp
@@ -145,8 +144,8 @@ class Subscriptions:
             problems["schedule"] = "Pick one of the listed schedules."
         timezone = form.timezone.strip() or self.config.timezone
         try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+            check_timezone(timezone)
+        except ValueError:
             problems["timezone"] = (
                 f"{timezone[:60]!r} is not a time zone — use a name like Europe/Berlin."
             )

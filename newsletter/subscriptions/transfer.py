@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from newsletter.config import Config
 from newsletter.config.addresses import excerpt, validate_address
-from newsletter.config.schema import TRENDING_ID
+from newsletter.config.schema import TRENDING_ID, check_timezone
 from newsletter.errors import Problem, UnknownSubscriber, UserError
 from newsletter.records import Subscriber, SubscriberOrigin, SubscriberStatus, Topic
 from newsletter.store.protocols import Storage
@@ -208,8 +207,8 @@ def read_rows(config: Config, path: Path) -> list[ImportRow]:
                 )
             timezone = cells["timezone"] or config.timezone
             try:
-                ZoneInfo(timezone)
-            except (ZoneInfoNotFoundError, ValueError):
+                check_timezone(timezone)
+            except ValueError:
                 problem(f"{excerpt(timezone)} is not a time zone — use a name like Europe/Berlin")
             name = " ".join(cells["name"].split())
             if len(name) > MAX_NAME or any(not c.isprintable() for c in name):
