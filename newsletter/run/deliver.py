@@ -26,6 +26,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from email.utils import parseaddr
+from typing import TYPE_CHECKING, Protocol
 
 from newsletter.clock import Clock
 from newsletter.deliver import SendResult, SmtpSender, SmtpSettings, backoff, send_many
@@ -41,7 +43,7 @@ from newsletter.records import (
 from newsletter.run.bounces import Bounces
 from newsletter.run.pause import UNREACHABLE_IN_A_ROW
 from newsletter.run.tally import Tally
-from newsletter.store.protocols import OutboxStore
+from newsletter.store.protocols import OutboxStore, SuppressionStore
 from newsletter.store.records import OutboxRow
 
 LEASE = timedelta(minutes=10)
@@ -129,6 +131,14 @@ class _Streak:
         return None
 
 
+if TYPE_CHECKING:
+    from newsletter.config import Config
+
+
+class DeliveryStore(OutboxStore, SuppressionStore, Protocol):
+    """What delivery writes: outbox rows, and suppressions for refused addresses."""
+
+
 NO_RUN = -1
 """A run id no row has: while the composing run has not claimed its key, claim nothing."""
 
@@ -165,6 +175,32 @@ class Deliverer:
         """Why the phase paused (the relay's last answer), None when it did not."""
         self._streak = _Streak(max_consecutive_errors)
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_config(
+        cls,
+        store: DeliveryStore,
+        smtp: SmtpSettings,
+        config: Config,
+        *,
+        clock: Clock,
+        stop: threading.Event,
+        on_result: ResultHook | None = None,
+        schedule: str | None = None,
+    ) -> Deliverer:
+        """The deliverer a run of this config uses: its sender, bounce address and limit."""
+        return cls(
+            store,
+            smtp,
+            envelope_from=parseaddr(config.sender)[1],
+            clock=clock,
+            stop=stop,
+            bounces=Bounces(store, store, clock),
+            bounce_address=config.bounce_address,
+            max_consecutive_errors=config.delivery.max_consecutive_errors,
+            on_result=on_result,
+            schedule=schedule,
+        )
 
     def deliver(
         self,

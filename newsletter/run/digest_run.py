@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from email.utils import parseaddr
 
 from newsletter import logs
 from newsletter.app import App
@@ -27,7 +26,6 @@ from newsletter.render import TemplateError
 from newsletter.render.errors import parts
 from newsletter.run.archive import expire_archive
 from newsletter.run.audience import Audience
-from newsletter.run.bounces import Bounces
 from newsletter.run.deliver import Deliverer, ResultHook
 from newsletter.run.feeds import fetch_and_store
 from newsletter.run.messages import DRY_RUN_SECRET, MessageMaker, Signer, dkim_signer
@@ -250,15 +248,12 @@ class DigestRun:
         if self.options.wait_out_pause and pause is not None and pause.active(self.app.now()):
             self.result.paused = pause.reason
             return True
-        deliverer = Deliverer(
+        deliverer = Deliverer.for_config(
             store,
             self.smtp,
-            envelope_from=parseaddr(config.sender)[1],
+            config,
             clock=self.app.clock,
             stop=self.stop,
-            bounces=Bounces(store, store, self.app.clock),
-            bounce_address=config.bounce_address,
-            max_consecutive_errors=config.delivery.max_consecutive_errors,
             on_result=self.options.on_result,
         )
         stopped = deliverer.deliver(

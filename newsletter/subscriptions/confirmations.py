@@ -24,7 +24,6 @@ from newsletter.render import environment, inline
 from newsletter.render.encoding import encode_part
 from newsletter.render.mime import CRLF, address, encode_header
 from newsletter.render.textutil import header_safe
-from newsletter.run.bounces import Bounces
 from newsletter.run.deliver import Deliverer
 from newsletter.run.links import Links
 from newsletter.run.messages import render_settings, sender_domain
@@ -172,16 +171,8 @@ class ConfirmationSender:
         tally = Tally()
         if self.smtp is None:
             return tally
-        deliverer = Deliverer(
-            self.store,
-            self.smtp,
-            envelope_from=parseaddr(self.config.sender)[1],
-            clock=self.clock,
-            stop=self.stop,
-            bounces=Bounces(self.store, self.store, self.clock),
-            bounce_address=self.config.bounce_address,
-            max_consecutive_errors=self.config.delivery.max_consecutive_errors,
-            schedule=SCHEDULE,
+        deliverer = Deliverer.for_config(
+            self.store, self.smtp, self.config, clock=self.clock, stop=self.stop, schedule=SCHEDULE
         )
         deliverer.deliver(tally, retry_deferred=False)
         return tally
