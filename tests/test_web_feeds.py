@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import feedparser
 import httpx
 import pytest
 
 from newsletter.store import Store
-from tests.web_support import NOW, Clock, add, paper, serving, store_url, update
+from tests.web_support import (
+    NOW,
+    Clock,
+    add,
+    client_fixture,
+    clock_fixture,
+    paper,
+    store_fixture,
+    update,
+)
 
 DAY = timedelta(days=1)
 
-
-@pytest.fixture
-def store(database_url: str, tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(store_url(database_url, tmp_path))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def client(store: Store, clock: Clock) -> Iterator[httpx.Client]:
-    with serving(store, clock) as url, httpx.Client(base_url=url) as c:
-        yield c
+store = pytest.fixture(store_fixture, name="store")
+clock = pytest.fixture(clock_fixture, name="clock")
+client = pytest.fixture(client_fixture, name="client")
 
 
 def parse(response: httpx.Response) -> feedparser.FeedParserDict:

@@ -6,9 +6,7 @@ import base64
 import hashlib
 import http.client
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -16,27 +14,23 @@ import pytest
 
 from newsletter.checks import check_query
 from newsletter.store import Store
-from tests.web_support import NOW, Clock, add, paper, serving, store_url, update
+from tests.web_support import (
+    NOW,
+    Clock,
+    add,
+    client_fixture,
+    clock_fixture,
+    paper,
+    serving,
+    store_fixture,
+    update,
+)
 
 DAY = timedelta(days=1)
 
-
-@pytest.fixture
-def store(database_url: str, tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(store_url(database_url, tmp_path))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def client(store: Store, clock: Clock) -> Iterator[httpx.Client]:
-    with serving(store, clock) as url, httpx.Client(base_url=url) as c:
-        yield c
+store = pytest.fixture(store_fixture, name="store")
+clock = pytest.fixture(clock_fixture, name="clock")
+client = pytest.fixture(client_fixture, name="client")
 
 
 def titles(html: str) -> list[str]:

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from newsletter.records import Entry, Topic
 from newsletter.store import EntryWrite, Store
 from newsletter.web import Site, create_app, running
@@ -120,3 +122,23 @@ def serving(
 
 def later(days: float) -> timedelta:
     return timedelta(days=days)
+
+
+# -- fixtures, registered by the modules that use them (``store = pytest.fixture(...)``) -------
+
+
+def store_fixture(database_url: str, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store on the test's backend."""
+    opened = Store.open(store_url(database_url, tmp_path))
+    yield opened
+    opened.close()
+
+
+def clock_fixture() -> Clock:
+    return Clock()
+
+
+def client_fixture(store: Store, clock: Clock) -> Iterator[httpx.Client]:
+    """A client of the site served over real HTTP from ``store`` at ``clock``."""
+    with serving(store, clock) as url, httpx.Client(base_url=url) as c:
+        yield c
