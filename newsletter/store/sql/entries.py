@@ -77,23 +77,26 @@ class EntriesSql(SqlBase):
         if not writes:
             return []
         conflicts: list[str] = []
+        dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            dialect_insert(entries)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(entries.c.key)
+        )
+        # In key order, updates and inserts alike: two writers of overlapping papers then
+        # lock rows in the same order and cannot deadlock (PostgreSQL detected one when
+        # each updated its known papers first and then inserted the rest).
         with self.engine.begin() as conn:
-            for write in writes:
-                if write.expected is not None and not self._update(conn, write, now):
-                    conflicts.append(write.entry.key)
-            inserts = [w.entry for w in writes if w.expected is None]
-            if inserts:
-                dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-                statement = (
-                    dialect_insert(entries)
-                    .on_conflict_do_nothing(index_elements=["key"])
-                    .returning(entries.c.key)
-                )
-                done: set[str] = set()
-                for entry in inserts:  # one row each: RETURNING tells which were new
-                    row = {"key": entry.key, **_values(entry, now), "revision": 0}
-                    done.update(conn.execute(statement.values(**row)).scalars())
-                conflicts += [e.key for e in inserts if e.key not in done]
+            for write in sorted(writes, key=lambda w: w.entry.key):
+                entry = write.entry
+                if write.expected is not None:
+                    if not self._update(conn, write, now):
+                        conflicts.append(entry.key)
+                    continue
+                # One row per statement: RETURNING tells whether it was new.
+                row = {"key": entry.key, **_values(entry, now), "revision": 0}
+                if not conn.execute(statement.values(**row)).scalars().first():
+                    conflicts.append(entry.key)
         return conflicts
 
     @staticmethod
