@@ -120,7 +120,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         "parent_peak_kib": peak_rss_kib(),
         "send_seconds": send_seconds,
         "naive_seconds_per_digest": naive,
-        "worker_peak_kib": [w.peak_rss_kib for w in outcome.workers],
+        "worker_peak_kib": [w.peak_rss_kib for w in outcome.workers]
+        + [outcome.delivery_peak_rss_kib],
     }
 
 

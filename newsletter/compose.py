@@ -56,6 +56,15 @@ def merge_spans(spans: Iterable[Span]) -> tuple[Span, ...]:
     return tuple(merged)
 
 
+ItemCache = dict[tuple[str, tuple[str, ...], str, bool], DigestItem]
+"""Items already made in this run, by (entry key, topic ids, home topic, with spans).
+
+A paper matched by the same topics is the same item in every subscriber's digest; a cut
+digest lists ~150 of them, so a run of many subscribers makes each once. Valid for one
+``matches`` mapping (one run), where a topic id names one topic (library ids are unique,
+a subscriber's own topics are ``email#n``)."""
+
+
 def composition(
     subscriber: Subscriber,
     entries: Iterable[Entry],
@@ -68,6 +77,7 @@ def composition(
     now: datetime,
     updated: Iterable[Entry] = (),
     popular: Sequence[Entry] = (),
+    items: ItemCache | None = None,
 ) -> Composition:
     """Build the digest, or None when there is nothing new (no empty mails), and count why
     each topic's matches did or did not make it.
@@ -87,8 +97,19 @@ def composition(
     The other candidates are ranked by score: beyond ``max_items`` they are dropped, not
     carried over, so a digest never fills up with a backlog (the digest says how many:
     ``Digest.omitted``). Each appears once, in the section of its best-scoring topic.
+
+    ``items`` (one per run) lets subscribers share the items they have in common.
     """
     topics = {topic.id: topic for topic in subscriber.topics}
+    made: ItemCache = {} if items is None else items
+
+    def item(candidate: _Candidate, first: str, spans: bool = True) -> DigestItem:
+        key = (candidate.entry.key, candidate.ids, first, spans)
+        found = made.get(key)
+        if found is None:
+            found = made[key] = candidate.item(topics, first=first, spans=spans)
+        return found
+
     order = {topic_id: index for index, topic_id in enumerate(topics)}
     counts = {topic_id: _Count() for topic_id in topics}
     candidates: list[_Candidate] = []
@@ -141,7 +162,7 @@ def composition(
             pool.sort(key=_by_popularity)
         for candidate in pool[: topic.trending]:
             used.add(candidate.entry.key)
-            placed[topic.id].append(candidate.item(topics, first=topic.id))
+            placed[topic.id].append(item(candidate, topic.id))
             for topic_id in candidate.ids:
                 counts[topic_id].shown += 1
         counts[topic.id].cut += max(0, len(pool) - topic.trending)
@@ -158,7 +179,7 @@ def composition(
     dropped = [c for c in regular if id(c) not in kept]
     for candidate in chosen:
         home = next(i for i in candidate.ids if not topics[i].trending)
-        placed[home].append(candidate.item(topics, first=home))
+        placed[home].append(item(candidate, home))
         for topic_id in candidate.ids:
             counts[topic_id].shown += 1
     for candidate in dropped:
@@ -182,8 +203,7 @@ def composition(
         updated=updated_entries,
         omitted=len(dropped),
         overflow=tuple(
-            c.item(topics, first=next(i for i in c.ids if not topics[i].trending), spans=False)
-            for c in dropped
+            item(c, next(i for i in c.ids if not topics[i].trending), spans=False) for c in dropped
         ),
     )
     return Composition(subscriber, digest, result, first_digest)

@@ -42,12 +42,19 @@ def _cleaned(texts: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _match(item: DigestItem, in_mail: bool) -> ArchivedMatch:
-    entry = item.entry
+    return _archived(item.entry.title, item.entry.link, item.topics, item.terms, in_mail)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _archived(
+    title: str, link: str | None, topics: tuple[str, ...], terms: tuple[str, ...], in_mail: bool
+) -> ArchivedMatch:
+    """The same paper under the same topics recurs across a run's digests: made once."""
     return ArchivedMatch(
-        title=_clean(entry.title) or "(untitled)",
-        link=textutil.safe_url(entry.link),
-        topics=_cleaned(item.topics),
-        terms=_cleaned(item.terms),
+        title=_clean(title) or "(untitled)",
+        link=textutil.safe_url(link),
+        topics=_cleaned(topics),
+        terms=_cleaned(terms),
         in_mail=in_mail,
     )
 

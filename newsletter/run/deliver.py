@@ -59,6 +59,16 @@ RELAY_TROUBLE = (SendFailure.REFUSED, SendFailure.UNREACHABLE, SendFailure.AUTH)
 ResultHook = Callable[[OutboxRow, SendResult], None]
 
 
+class Flag(Protocol):
+    """A flag shared with the composer: a ``threading.Event``, or a ``multiprocessing``
+    one when delivery runs in a process of its own."""
+
+    def is_set(self) -> bool: ...
+    def set(self) -> None: ...
+    def clear(self) -> None: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 def lease_owner() -> str:
     """Written with each lease, so a re-run on this host can tell a dead sender's rows."""
     return f"{HOST}:{os.getpid()}"  # at call time: a forked worker has its own pid
@@ -207,8 +217,8 @@ class Deliverer:
         tally: Tally,
         *,
         retry_deferred: bool = False,
-        composing: threading.Event | None = None,
-        written: threading.Event | None = None,
+        composing: Flag | None = None,
+        written: Flag | None = None,
         own_run: Callable[[], int | None] | None = None,
     ) -> bool:
         """Send every due row, counting into ``tally``; True when a stop or a pause ended it

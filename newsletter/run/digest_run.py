@@ -21,12 +21,18 @@ from newsletter import logs
 from newsletter.app import App
 from newsletter.config import ConfigError, Problem
 from newsletter.deliver import SmtpSettings
-from newsletter.records import OutboxStatus, RunStatus
+from newsletter.records import OutboxStatus, RunStatus, Subscriber
 from newsletter.render import TemplateError
 from newsletter.render.errors import parts
 from newsletter.run.archive import expire_archive
 from newsletter.run.audience import Audience
-from newsletter.run.deliver import Deliverer, ResultHook
+from newsletter.run.deliver import Deliverer, Flag, ResultHook
+from newsletter.run.delivery_process import (
+    DELIVERY_PROCESS_MIN,
+    compose_beside_delivery_process,
+    crosses_processes,
+    shareable,
+)
 from newsletter.run.feeds import fetch_and_store
 from newsletter.run.messages import DRY_RUN_SECRET, MessageMaker, Signer, dkim_signer
 from newsletter.run.pause import next_pause
@@ -66,6 +72,9 @@ class RunOptions:
     by a person tries at once."""
     smtp: SmtpSettings | None = None
     """Overrides the relay from the environment (``--workers`` on SQLite widens the pool)."""
+    delivery_process: bool | None = None
+    """Deliver from a process of its own while composing (None: when the run has at least
+    ``DELIVERY_PROCESS_MIN`` subscribers and the store can be shared between processes)."""
     on_fetch: FetchHook | None = None
     on_result: ResultHook | None = None
 
@@ -90,7 +99,10 @@ class DigestRun:
         self.smtp: SmtpSettings | None = None
         self.checked = False
         self.maker: MessageMaker | None = None
-        self._written: threading.Event | None = None
+        self._written: Flag | None = None
+        self.on_open: Callable[[int], None] | None = None
+        """Told the run's id once the run is claimed (the delivery process needs it)."""
+        self._chosen: list[Subscriber] | None = None
         self.claimed = False
         self.duration: float | None = None
 
@@ -146,11 +158,18 @@ class DigestRun:
         self.result.fetched = outcomes
         return outcomes
 
+    def audience(self) -> list[Subscriber]:
+        """The subscribers this run is for (read once per run)."""
+        if self._chosen is None:
+            store = self.app.store
+            everyone = roster(self.app.config, store, self.app.now()).receiving()
+            self._chosen = self.options.audience.select(everyone, store.suppressions().keys())
+        return self._chosen
+
     def plan(self, done: set[str] | None = None) -> Iterator[Planned]:
         """Who gets what, one subscriber at a time (skipping ``done`` addresses)."""
         store = self.app.store
-        everyone = roster(self.app.config, store, self.app.now()).receiving()
-        chosen = self.options.audience.select(everyone, store.suppressions().keys())
+        chosen = self.audience()
         if done:
             chosen = [s for s in chosen if s.email.lower() not in done]
         planner = Planner(
@@ -222,6 +241,8 @@ class DigestRun:
         """Plan, render and enqueue under the run's claim; False when another process has it."""
         if not self.sink.open(self.options.schedule, self.period, self.app.now()):
             return False
+        if self.on_open is not None:
+            self.on_open(getattr(self.sink, "run_id", None) or 0)
         try:
             self.enqueue(self.render(self.plan(self.sink.done())))
         except ConfigError:
@@ -236,8 +257,9 @@ class DigestRun:
     def deliver(
         self,
         *,
-        composing: threading.Event | None = None,
-        written: threading.Event | None = None,
+        composing: Flag | None = None,
+        written: Flag | None = None,
+        own_run: Callable[[], int | None] | None = None,
     ) -> bool:
         """Send what the outbox holds; True when a stop or a pause ended it early. With
         ``composing``/``written`` it runs beside :meth:`compose` (see
@@ -261,7 +283,7 @@ class DigestRun:
             retry_deferred=self.options.retry_deferred,
             composing=composing,
             written=written,
-            own_run=lambda: getattr(self.sink, "run_id", None),
+            own_run=own_run or (lambda: getattr(self.sink, "run_id", None)),
         )
         if deliverer.paused is not None:
             self._pause(deliverer.paused)
@@ -312,9 +334,22 @@ class DigestRun:
             event("archive_cleanup_failed", logging.ERROR, exc_info=True)
             return 0
 
+    def delivers_from_a_process(self) -> bool:
+        """Whether delivery gets a process of its own (see :mod:`.delivery_process`)."""
+        wanted = self.options.delivery_process
+        if wanted is False or not shareable(getattr(self.app.store, "url", "")):
+            return False
+        if not crosses_processes(self.app.clock):
+            return False
+        return wanted is True or len(self.audience()) >= DELIVERY_PROCESS_MIN
+
     def compose_and_deliver(self) -> None:
-        """Compose in this thread while another delivers each batch as it is written: the
-        relay's round trips overlap the rendering instead of following it."""
+        """Compose in this thread while another (or, for a large run, another process)
+        delivers each batch as it is written: the relay's round trips overlap the
+        rendering instead of following it."""
+        if self.delivers_from_a_process():
+            compose_beside_delivery_process(self)
+            return
         composing, written = threading.Event(), threading.Event()
         composing.set()
         self._written = written

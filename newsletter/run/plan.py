@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from newsletter import logs
-from newsletter.compose import Composition, composition, popularity_order
+from newsletter.compose import Composition, ItemCache, composition, popularity_order
 from newsletter.config import Config, ConfigError, Problem
 from newsletter.match import Matcher
 from newsletter.records import Entry, Subscriber, Topic, TopicMatch
@@ -24,6 +24,9 @@ event = logs.events(__name__)
 
 LOOKUP_CHUNK = 500
 """Subscribers whose history is read per query: bounded memory, few round trips."""
+ITEMS_KEPT = 200_000
+"""Digest items shared between subscribers' compositions before the cache starts over
+(bounds memory on a huge run; a start-over only costs making items again)."""
 EXPLAIN_DAYS = 90
 """How far back an explaining plan (``match --subscriber``, a dry run) looks for matches
 that are too old to send, so that "nothing new" says why."""
@@ -78,6 +81,7 @@ class Planner:
         self.outbox = outbox
         self.vectors = vectors
         self.now = now
+        self.items: ItemCache = {}
 
     def plan(self, subscribers: Sequence[Subscriber]) -> Iterator[Planned]:
         """Each subscriber's plan, lazily: memory holds the run's entries and one chunk of
@@ -88,9 +92,12 @@ class Planner:
         last = self.outbox.last_digests_of([s.email for s in subscribers])
         oldest = min((t or lookback) for t in last.values())
         window = self._window(subscribers, min(oldest, lookback), lookback)
+        self.items.clear()  # items are valid for one window's matches
         for start in range(0, len(subscribers), LOOKUP_CHUNK):
             chunk = subscribers[start : start + LOOKUP_CHUNK]
             taken_of = self.outbox.taken_entries_of([s.email for s in chunk])
+            if len(self.items) > ITEMS_KEPT:
+                self.items.clear()
             for subscriber in chunk:
                 email = subscriber.email.lower()
                 try:
@@ -151,6 +158,7 @@ class Planner:
             now=self.now,
             updated=updated,
             popular=window.popular if any_paper else (),
+            items=self.items,
         )
 
 

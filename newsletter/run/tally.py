@@ -91,6 +91,8 @@ class RunResult:
     stopped: bool = False
     paused: str | None = None
     """Why delivery paused (the relay refused everything), with the relay's last answer."""
+    delivery_peak_rss_kib: int = 0
+    """Peak memory of the delivery process, when delivery had one (else 0)."""
     notes: list[str] = field(default_factory=list)
     """Things the operator should know about how the run went (printed, not logged)."""
 

@@ -77,6 +77,7 @@ def _worker_main(job: WorkerJob, results: Connection) -> None:
             period=f"{job.period} {job.index + 1}/{job.count}",
             audience=replace(job.options.audience, partition=(job.index, job.count)),
             fetch=False,
+            delivery_process=False,  # N workers already have N processes
             retry_deferred=job.options.retry_deferred and job.index == 0,
             on_fetch=None,
             on_result=None,

@@ -1,0 +1,132 @@
+"""A large run delivers from a process of its own: same guarantees, real aiosmtpd, both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+from newsletter.records import OutboxStatus, SuppressionReason
+from newsletter.run import DigestRun, OutboxSink, RunOptions, send_with_workers
+from newsletter.run.delivery_process import DELIVERY_PROCESS_MIN, shareable
+from tests.conftest import NOW, Project, Sink
+from tests.smtp_sink import smtp_server
+from tests.test_send import smtp_env
+from tests.test_workers import many_subscribers, open_app
+
+
+def test_a_large_send_delivers_from_its_own_process_each_digest_once(
+    project: Project, smtp_sink: Sink
+) -> None:
+    count = DELIVERY_PROCESS_MIN + 20
+    project.write(subscribers=many_subscribers(count))
+    smtp_env(project, smtp_sink)
+    app = open_app(project, NOW)
+    try:
+        result = send_with_workers(app, 1)
+        rows = app.store.outbox_rows()
+    finally:
+        app.store.close()
+    assert result.processes == 2 and result.delivery_peak_rss_kib > 0
+    assert result.complete and result.tally.composed == result.tally.sent == count
+    assert Counter(smtp_sink.recipients()) == {f"reader{i}@example.org": 1 for i in range(count)}
+    assert {row.status for row in rows} == {OutboxStatus.SENT}
+
+
+def test_a_small_run_or_a_clock_that_cannot_cross_processes_keeps_delivery_in_a_thread(
+    project: Project, smtp_sink: Sink
+) -> None:
+    project.write(subscribers=many_subscribers(DELIVERY_PROCESS_MIN))
+    smtp_env(project, smtp_sink)
+    app = open_app(project, NOW)
+    try:
+        sink = OutboxSink(app.store, app.store)
+        assert DigestRun(app, sink).delivers_from_a_process()
+        assert not DigestRun(
+            app, sink, RunOptions(delivery_process=False)
+        ).delivers_from_a_process()
+        unpicklable = replace(app, clock=lambda: NOW)
+        assert not DigestRun(unpicklable, sink).delivers_from_a_process()
+        smaller = app.with_config(replace(app.config, subscribers=app.config.subscribers[:-1]))
+        assert not DigestRun(smaller, sink).delivers_from_a_process()
+    finally:
+        app.store.close()
+    assert not shareable("sqlite://") and not shareable("sqlite:///:memory:")
+    assert shareable("sqlite:////var/lib/newsletter/state.db")
+
+
+class RefuseReader3(Sink):
+    """550 5.1.1 for reader3 (no such user), everyone else accepted."""
+
+    def rcpt_reply(self, recipient: str) -> str | None:
+        return "550 5.1.1 no such user" if recipient.startswith("reader3@") else None
+
+
+def test_refusals_in_the_delivery_process_are_counted_and_suppress_the_address(
+    project: Project,
+) -> None:
+    project.write(subscribers=many_subscribers(8))
+    sink = RefuseReader3()
+    with smtp_server(sink):
+        smtp_env(project, sink)
+        app = open_app(project, NOW)
+        try:
+            run = DigestRun(
+                app, OutboxSink(app.store, app.store), RunOptions(delivery_process=True)
+            )
+            result = run.execute()
+            suppressed = app.store.suppressions()
+        finally:
+            app.store.close()
+    assert result.processes == 2
+    assert (result.tally.sent, result.tally.failed) == (7, 1)
+    assert [t.recipient for t in result.tally.troubles] == ["reader3@example.org"]
+    assert "5.1.1" in result.tally.troubles[0].reason
+    assert suppressed["reader3@example.org"].reason is SuppressionReason.BOUNCE_HARD
+    assert len(sink.recipients()) == 7
+
+
+class Slow(Sink):
+    """Takes 0.2 s per message, and tells when the first one arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = threading.Event()
+
+    async def data_reply(self, server: Any, recipient: str, attempt: int) -> str | None:
+        self.first.set()
+        await asyncio.sleep(0.2)
+        return None
+
+
+def test_a_stop_reaches_the_delivery_process_and_the_next_send_finishes_the_work(
+    project: Project,
+) -> None:
+    count = 40
+    project.write(subscribers=many_subscribers(count))
+    sink = Slow()
+    with smtp_server(sink):
+        smtp_env(project, sink)
+        app = open_app(project, NOW)
+        try:
+            stop = threading.Event()
+            run = DigestRun(
+                app,
+                OutboxSink(app.store, app.store),
+                RunOptions(delivery_process=True),
+                stop=stop,
+            )
+            threading.Thread(target=lambda: sink.first.wait(30) and stop.set()).start()
+            first = run.execute()
+            after_stop = Counter(row.status for row in app.store.outbox_rows())
+            second = send_with_workers(app, 1, RunOptions(fetch=False))
+        finally:
+            app.store.close()
+    assert first.stopped and 0 < first.tally.sent < count
+    # Nothing is left claimed by the stopped process: unsent rows are back to pending.
+    assert set(after_stop) <= {OutboxStatus.SENT, OutboxStatus.PENDING}
+    assert after_stop[OutboxStatus.SENT] == first.tally.sent
+    assert second.tally.sent == count - first.tally.sent
+    assert Counter(sink.recipients()) == {f"reader{i}@example.org": 1 for i in range(count)}
