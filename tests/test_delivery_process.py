@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
+import signal
 import threading
 from collections import Counter
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from newsletter.records import OutboxStatus, SuppressionReason
 from newsletter.run import DigestRun, OutboxSink, RunOptions, send_with_workers
-from newsletter.run.delivery_process import DELIVERY_PROCESS_MIN, shareable
+from newsletter.run.delivery_process import (
+    DELIVERY_PROCESS_MIN,
+    DeliveryProcessError,
+    shareable,
+)
 from tests.conftest import NOW, Project, Sink
 from tests.smtp_sink import smtp_server
 from tests.test_send import smtp_env
@@ -130,3 +139,38 @@ def test_a_stop_reaches_the_delivery_process_and_the_next_send_finishes_the_work
     assert after_stop[OutboxStatus.SENT] == first.tally.sent
     assert second.tally.sent == count - first.tally.sent
     assert Counter(sink.recipients()) == {f"reader{i}@example.org": 1 for i in range(count)}
+
+
+def test_a_killed_delivery_process_fails_the_send_and_the_next_send_delivers_the_rest(
+    project: Project,
+) -> None:
+    count = 30
+    project.write(subscribers=many_subscribers(count))
+    sink = Slow()
+    with smtp_server(sink):
+        smtp_env(project, sink)
+        app = open_app(project, NOW)
+        try:
+
+            def kill_delivery() -> None:
+                sink.first.wait(30)
+                for child in multiprocessing.active_children():
+                    if child.name == "newsletter-delivery" and child.pid is not None:
+                        os.kill(child.pid, signal.SIGKILL)
+
+            threading.Thread(target=kill_delivery).start()
+            run = DigestRun(
+                app, OutboxSink(app.store, app.store), RunOptions(delivery_process=True)
+            )
+            with pytest.raises(DeliveryProcessError) as failed:
+                run.execute()
+            second = send_with_workers(app, 1, RunOptions(fetch=False))
+            rows = app.store.outbox_rows()
+        finally:
+            app.store.close()
+    assert failed.value.exit_status == 1 and "run send again" in str(failed.value)
+    assert second.complete and {row.status for row in rows} == {OutboxStatus.SENT}
+    received = Counter(sink.recipients())
+    assert set(received) == {f"reader{i}@example.org" for i in range(count)}
+    # The one duplicate window: accepted by the relay, not yet recorded (2 connections).
+    assert sum(received.values()) - count <= 2

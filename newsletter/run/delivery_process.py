@@ -35,6 +35,7 @@ from newsletter.app import App
 from newsletter.clock import Clock
 from newsletter.config import Config, Environment
 from newsletter.deliver import SmtpSettings
+from newsletter.errors import OperationalError, Problem
 from newsletter.run.stopping import stop_on_signals
 from newsletter.run.tally import Tally, Trouble
 
@@ -92,8 +93,22 @@ class DeliveryOutcome:
     error: BaseException | None = None
 
 
-class DeliveryProcessError(RuntimeError):
-    """The delivery process died without reporting (killed, out of memory)."""
+class DeliveryProcessError(OperationalError):
+    """The delivery process died without reporting (killed, out of memory): exit status 1,
+    and nothing lost — the rows it had claimed carry its ``host:pid`` and the next send on
+    this host delivers them."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        super().__init__(
+            [
+                Problem(
+                    "delivery",
+                    None,
+                    f"the delivery process ended without reporting (exit code {exitcode}) "
+                    "— run send again: it delivers what that process had claimed",
+                )
+            ]
+        )
 
 
 def _delivery_main(
@@ -203,10 +218,7 @@ def compose_beside_delivery_process(run: DigestRun) -> None:
         process.join()
         watcher.join()
     if outcome is None:
-        raise DeliveryProcessError(
-            f"the delivery process ended without reporting (exit code {process.exitcode}); "
-            "rows it had claimed are sent again by the next send"
-        )
+        raise DeliveryProcessError(process.exitcode)
     result = run.result
     result.tally.add(
         Tally(0, outcome.sent, outcome.deferred, outcome.failed, list(outcome.troubles))
