@@ -8,11 +8,14 @@ import os
 import signal
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from newsletter.app import App
 from newsletter.records import OutboxStatus, SuppressionReason
 from newsletter.run import DigestRun, OutboxSink, RunOptions, send_with_workers
 from newsletter.run.delivery_process import (
@@ -110,29 +113,33 @@ class Slow(Sink):
         return None
 
 
-def test_a_stop_reaches_the_delivery_process_and_the_next_send_finishes_the_work(
-    project: Project,
-) -> None:
-    count = 40
+@contextmanager
+def slow_relay(project: Project, count: int) -> Iterator[tuple[App, Slow]]:
+    """``count`` subscribers, a relay that takes 0.2 s a message, and the app to send with."""
     project.write(subscribers=many_subscribers(count))
     sink = Slow()
     with smtp_server(sink):
         smtp_env(project, sink)
         app = open_app(project, NOW)
         try:
-            stop = threading.Event()
-            run = DigestRun(
-                app,
-                OutboxSink(app.store, app.store),
-                RunOptions(delivery_process=True),
-                stop=stop,
-            )
-            threading.Thread(target=lambda: sink.first.wait(30) and stop.set()).start()
-            first = run.execute()
-            after_stop = Counter(row.status for row in app.store.outbox_rows())
-            second = send_with_workers(app, 1, RunOptions(fetch=False))
+            yield app, sink
         finally:
             app.store.close()
+
+
+def test_a_stop_reaches_the_delivery_process_and_the_next_send_finishes_the_work(
+    project: Project,
+) -> None:
+    count = 40
+    with slow_relay(project, count) as (app, sink):
+        stop = threading.Event()
+        run = DigestRun(
+            app, OutboxSink(app.store, app.store), RunOptions(delivery_process=True), stop=stop
+        )
+        threading.Thread(target=lambda: sink.first.wait(30) and stop.set()).start()
+        first = run.execute()
+        after_stop = Counter(row.status for row in app.store.outbox_rows())
+        second = send_with_workers(app, 1, RunOptions(fetch=False))
     assert first.stopped and 0 < first.tally.sent < count
     # Nothing is left claimed by the stopped process: unsent rows are back to pending.
     assert set(after_stop) <= {OutboxStatus.SENT, OutboxStatus.PENDING}
@@ -145,29 +152,20 @@ def test_a_killed_delivery_process_fails_the_send_and_the_next_send_delivers_the
     project: Project,
 ) -> None:
     count = 30
-    project.write(subscribers=many_subscribers(count))
-    sink = Slow()
-    with smtp_server(sink):
-        smtp_env(project, sink)
-        app = open_app(project, NOW)
-        try:
+    with slow_relay(project, count) as (app, sink):
 
-            def kill_delivery() -> None:
-                sink.first.wait(30)
-                for child in multiprocessing.active_children():
-                    if child.name == "newsletter-delivery" and child.pid is not None:
-                        os.kill(child.pid, signal.SIGKILL)
+        def kill_delivery() -> None:
+            sink.first.wait(30)
+            for child in multiprocessing.active_children():
+                if child.name == "newsletter-delivery" and child.pid is not None:
+                    os.kill(child.pid, signal.SIGKILL)
 
-            threading.Thread(target=kill_delivery).start()
-            run = DigestRun(
-                app, OutboxSink(app.store, app.store), RunOptions(delivery_process=True)
-            )
-            with pytest.raises(DeliveryProcessError) as failed:
-                run.execute()
-            second = send_with_workers(app, 1, RunOptions(fetch=False))
-            rows = app.store.outbox_rows()
-        finally:
-            app.store.close()
+        threading.Thread(target=kill_delivery).start()
+        run = DigestRun(app, OutboxSink(app.store, app.store), RunOptions(delivery_process=True))
+        with pytest.raises(DeliveryProcessError) as failed:
+            run.execute()
+        second = send_with_workers(app, 1, RunOptions(fetch=False))
+        rows = app.store.outbox_rows()
     assert failed.value.exit_status == 1 and "run send again" in str(failed.value)
     assert second.complete and {row.status for row in rows} == {OutboxStatus.SENT}
     received = Counter(sink.recipients())

@@ -278,7 +278,9 @@ def test_two_daemons_on_one_sqlite_file_send_each_digest_once(
     runs = (first.last[key], second.last[key])
     assert sorted(r.result.tally.composed for r in runs) == [0, 2]  # one claimed, one refused
     assert {r.period for r in runs} == {"2026-11-26"}
-    assert sum(r.result.tally.sent for r in runs) == 2
+    # Either daemon's outbox drain may send a composed row before the composing run's own
+    # sender claims it (seen once under load): each digest is still sent exactly once.
+    assert sum(r.result.tally.sent for r in runs) <= 2
     assert sorted(smtp_sink.recipients()) == ["alice@example.org", "bob@example.org"]
     store = Store.open(load_config(project.config).database_url)
     assert store.outbox_counts() == {"sent": 2}
