@@ -36,7 +36,7 @@ from newsletter.clock import Clock
 from newsletter.config import Config, Environment
 from newsletter.deliver import SmtpSettings
 from newsletter.errors import OperationalError, Problem
-from newsletter.run.stopping import stop_on_signals
+from newsletter.run.stopping import passed_on_to, stop_on_signals
 from newsletter.run.tally import Tally, Trouble
 
 if TYPE_CHECKING:
@@ -192,31 +192,20 @@ def compose_beside_delivery_process(run: DigestRun) -> None:
     send_end.close()  # so recv() ends with EOFError when the child dies
     run.on_open = lambda opened: setattr(run_id, "value", opened)
     run._written = written
-    done = threading.Event()
-
-    def pass_stop_on() -> None:
-        while not done.wait(0.2):
-            if run.stop.is_set():
-                if process.is_alive():
-                    process.terminate()  # SIGTERM: messages in flight finish, the rest wait
-                return
-
-    watcher = threading.Thread(target=pass_stop_on, name="stop-delivery", daemon=True)
-    watcher.start()
-    try:
-        run.compose()
-    finally:
-        composing.clear()
-        written.set()
-        run._written = None
-        run.on_open = None
+    # SIGTERM on a stop: the messages in flight finish, the claimed rest goes back.
+    with passed_on_to(run.stop, [process], "stop-delivery"):
         try:
-            outcome: DeliveryOutcome | None = receive.recv()
-        except EOFError:
-            outcome = None
-        done.set()
-        process.join()
-        watcher.join()
+            run.compose()
+        finally:
+            composing.clear()
+            written.set()
+            run._written = None
+            run.on_open = None
+            try:
+                outcome: DeliveryOutcome | None = receive.recv()
+            except EOFError:
+                outcome = None
+            process.join()
     if outcome is None:
         raise DeliveryProcessError(process.exitcode)
     result = run.result

@@ -33,7 +33,7 @@ from newsletter.clock import Clock
 from newsletter.config import Config, Environment
 from newsletter.run.digest_run import DigestRun, RunOptions
 from newsletter.run.sinks import OutboxSink
-from newsletter.run.stopping import stop_on_signals
+from newsletter.run.stopping import passed_on_to, stop_on_signals
 from newsletter.run.tally import RunResult, Tally, WorkerReport
 from newsletter.store import Store
 
@@ -158,19 +158,8 @@ def _run_processes(app: App, count: int, run: DigestRun) -> RunResult:
         send_end.close()  # so recv() ends with EOFError when the child dies
         started.append((process, receive))
     result = RunResult(fetched=run.result.fetched, processes=count)
-    done = threading.Event()
-
-    def pass_stop_on() -> None:
-        while not done.wait(0.2):
-            if run.stop.is_set():
-                for process, _receive in started:
-                    if process.is_alive():
-                        process.terminate()  # SIGTERM: the worker finishes its message
-                return
-
-    watcher = threading.Thread(target=pass_stop_on, name="stop-workers", daemon=True)
-    watcher.start()
-    try:
+    # SIGTERM on a stop: each worker finishes its message and releases the rest.
+    with passed_on_to(run.stop, [process for process, _ in started], "stop-workers"):
         for index, (process, receive) in enumerate(started):
             try:
                 row, troubles, rss, error, paused = receive.recv()
@@ -182,8 +171,5 @@ def _run_processes(app: App, count: int, run: DigestRun) -> RunResult:
             part = Tally(row.composed, row.sent, row.deferred, row.failed, list(troubles))
             result.tally.add(part)
             result.paused = result.paused or paused
-    finally:
-        done.set()
-        watcher.join()
     result.stopped = run.stop.is_set()
     return result
