@@ -337,7 +337,8 @@ class DigestRun:
     def delivers_from_a_process(self) -> bool:
         """Whether delivery gets a process of its own (see :mod:`.delivery_process`)."""
         wanted = self.options.delivery_process
-        if wanted is False or not shareable(getattr(self.app.store, "url", "")):
+        url = getattr(self.app.store, "url", None)  # a store not opened from a URL stays here
+        if wanted is False or url is None or not shareable(url):
             return False
         if not crosses_processes(self.app.clock):
             return False
