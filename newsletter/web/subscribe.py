@@ -397,14 +397,19 @@ def blueprint(
             **choice_context(),
         )
 
-    def manage_target() -> tuple[str, str] | Response:
+    def manage_target() -> tuple[str, str, Listed] | Response:
+        """The manage link's reader, token and subscription, or the page that says why not."""
         token = request.form.get("token") or request.args.get("token", "")
         if not token:
             return bad_link("This link is incomplete: it carries no token.")
         try:
-            return subscriptions.reader(token), token
+            email = subscriptions.reader(token)
         except BadToken as exc:
             return bad_link(str(exc), "Use the “Manage your topics” link in your latest digest.")
+        listed = subscriptions.listed(email)
+        if listed is None:
+            return nobody(email)
+        return email, token, listed
 
     def nobody(email: str) -> Response:
         links = [(f"{prefix}/subscribe", "Subscribe")] if settings.enabled else []
@@ -423,10 +428,7 @@ def blueprint(
         target = manage_target()
         if isinstance(target, Response):
             return target
-        email, token = target
-        listed = subscriptions.listed(email)
-        if listed is None:
-            return nobody(email)
+        email, token, listed = target
         return manage_page(email, token, listed)
 
     @pages.post("/manage")
@@ -434,10 +436,7 @@ def blueprint(
         target = manage_target()
         if isinstance(target, Response):
             return target
-        email, token = target
-        listed = subscriptions.listed(email)
-        if listed is None:
-            return nobody(email)
+        email, token, listed = target
         action = request.form.get("action", "")
         if action == "change":
             form = form_of(request.form)
