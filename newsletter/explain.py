@@ -151,7 +151,9 @@ def known_subscriber(app: App, email: str) -> Subscriber:
 def subscriber_plan(app: App, email: str) -> SubscriberPlan:
     """What this subscriber's next digest would hold (nothing is recorded)."""
     subscriber = known_subscriber(app, email)
-    run = DigestRun(app, FileSink(Path()), RunOptions(audience=Audience(only=email)))
+    # The address as stored (an international domain in its ASCII form), not as typed.
+    only = Audience(only=subscriber.email)
+    run = DigestRun(app, FileSink(Path()), RunOptions(audience=only))
     planned = next(iter(run.plan()), None)
     composition = planned.composition if planned is not None else None
     digest = composition.digest if composition is not None else None
@@ -172,11 +174,9 @@ def preview(
     app: App, email: str, *, out_dir: Path, open_browser: bool = False, fetch: bool = True
 ) -> Path | None:
     """Write the subscriber's next digest as ``.html`` and ``.txt``; None when nothing is new."""
-    known_subscriber(app, email)
+    only = Audience(only=known_subscriber(app, email).email)  # as stored, not as typed
     sink = FileSink(out_dir, numbered=False)
-    DigestRun(
-        app, sink, RunOptions(schedule="preview", audience=Audience(only=email), fetch=fetch)
-    ).execute()
+    DigestRun(app, sink, RunOptions(schedule="preview", audience=only, fetch=fetch)).execute()
     failed = next((row.error for row in sink.rows if row.error is not None), None)
     if failed is not None:
         raise OperationalError([Problem(email, None, failed)])

@@ -130,6 +130,22 @@ def test_match_subscriber_shows_the_next_digest(
     assert json.loads(capsys.readouterr().out) == []
 
 
+def test_an_international_address_is_found_as_typed_or_in_its_ascii_form(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.write(subscribers=SUBSCRIBERS_YAML.replace("bob@example.org", "bob@bücher.example"))
+    assert run(project, "fetch") == 0
+    capsys.readouterr()
+    answers = []
+    for typed in ("bob@bücher.example", "bob@xn--bcher-kva.example"):
+        assert run(project, "match", "--subscriber", typed, "--json") == 0
+        answers.append(json.loads(capsys.readouterr().out))
+    assert answers[0] and answers[0] == answers[1]
+    out = project.root / "pv"
+    assert run(project, "preview", "--subscriber", "bob@bücher.example", "--out", str(out)) == 0
+    assert "Speech synthesis" in (out / "bob@xn--bcher-kva.example.html").read_text()
+
+
 def test_preview_writes_html_and_text(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     out = project.root / "pv"
     assert run(project, "preview", "--subscriber", "alice@example.org", "--out", str(out)) == 0
