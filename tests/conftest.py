@@ -80,6 +80,12 @@ class Project:
         self.config.write_text(main, encoding="utf-8")
         self.subscribers.write_text(subscribers, encoding="utf-8")
 
+    def feed_for_real_clock(self) -> None:
+        """Papers dated before the real time: a ``send`` in a subprocess runs on the
+        system clock, and papers dated before :data:`NOW` fall out of its lookback."""
+        feed = sample_feed(datetime.now(UTC))
+        (self.root / "config" / "sample-feed.atom").write_text(feed, encoding="utf-8")
+
     def env_file(self, **values: str) -> Path:
         path = self.root / ".env"
         path.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")

@@ -141,6 +141,7 @@ def test_sigkill_at_random_points_then_rerun_sends_each_digest_once(
     """
     count = 500
     project.write(subscribers=many_subscribers(count))
+    project.feed_for_real_clock()
     sink = Sink()
     rng = random.Random(20261126)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "NEWSLETTER_"))}

@@ -108,6 +108,7 @@ def test_sigterm_during_a_send_finishes_the_message_in_flight_and_exits_0(
     project: Project, daemons: list[Daemon]
 ) -> None:
     project.write(MAIN_YAML.replace('"0 7 * * *"', '"* * * * *"'), MANY)
+    project.feed_for_real_clock()
     sink = SlowSink(delay=1.5)
     with smtp_server(sink) as port:
         daemon = Daemon(project, port)
