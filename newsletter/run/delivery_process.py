@@ -26,6 +26,7 @@ import pickle
 import threading
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import TYPE_CHECKING
@@ -98,14 +99,18 @@ class DeliveryProcessError(OperationalError):
     and nothing lost — the rows it had claimed carry its ``host:pid`` and the next send on
     this host delivers them."""
 
-    def __init__(self, exitcode: int | None) -> None:
+    def __init__(self, exitcode: int | None, *, not_started: str | None = None) -> None:
+        what = (
+            f"the delivery process could not start ({not_started})"
+            if not_started is not None
+            else f"the delivery process ended without reporting (exit code {exitcode})"
+        )
         super().__init__(
             [
                 Problem(
                     "delivery",
                     None,
-                    f"the delivery process ended without reporting (exit code {exitcode}) "
-                    "— run send again: it delivers what that process had claimed",
+                    f"{what} — run send again: it delivers what that process had claimed",
                 )
             ]
         )
@@ -164,6 +169,25 @@ def _delivery_main(
     results.close()
 
 
+class _Starter:
+    """``process.start()`` in a thread of its own; its error, if any, kept for the caller."""
+
+    def __init__(self, process: BaseProcess) -> None:
+        self.error: BaseException | None = None
+        self._process = process
+        self._thread = threading.Thread(target=self._start, name="start-delivery", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            self._process.start()
+        except BaseException as error:  # raised in the composer's thread after composing
+            self.error = error
+
+    def join(self) -> None:
+        self._thread.join()
+
+
 def compose_beside_delivery_process(run: DigestRun) -> None:
     """Compose in this process while a spawned process delivers each batch as it is
     written; the delivery process's tally, pause and stop are merged into ``run.result``."""
@@ -188,8 +212,9 @@ def compose_beside_delivery_process(run: DigestRun) -> None:
         args=(job, run_id, composing, written, send_end),
         name="newsletter-delivery",
     )
-    process.start()
-    send_end.close()  # so recv() ends with EOFError when the child dies
+    # Starting blocks until the new interpreter has read the job (~0.5 s of imports and
+    # unpickling the configuration): the composer starts on the first batch meanwhile.
+    starter = _Starter(process)
     run.on_open = lambda opened: setattr(run_id, "value", opened)
     run._written = written
     # SIGTERM on a stop: the messages in flight finish, the claimed rest goes back.
@@ -201,11 +226,18 @@ def compose_beside_delivery_process(run: DigestRun) -> None:
             written.set()
             run._written = None
             run.on_open = None
-            try:
-                outcome: DeliveryOutcome | None = receive.recv()
-            except EOFError:
-                outcome = None
-            process.join()
+            starter.join()
+            send_end.close()  # so recv() ends with EOFError when the child dies
+            outcome: DeliveryOutcome | None = None
+            if starter.error is None:
+                try:
+                    outcome = receive.recv()
+                except EOFError:
+                    pass
+                process.join()
+    if starter.error is not None:
+        error = starter.error
+        raise DeliveryProcessError(None, not_started=f"{type(error).__name__}: {error}") from error
     if outcome is None:
         raise DeliveryProcessError(process.exitcode)
     result = run.result

@@ -47,12 +47,16 @@ def passed_on_to(
     done = threading.Event()
 
     def watch() -> None:
+        told: set[int] = set()
         while not done.wait(0.2):
             if stop.is_set():
-                for process in processes:
-                    if process.is_alive():
+                # A process still starting (in another thread) is told once it runs.
+                for n, process in enumerate(processes):
+                    if n not in told and process.is_alive():
                         process.terminate()
-                return
+                        told.add(n)
+                if len(told) == len(processes):
+                    return
 
     watcher = threading.Thread(target=watch, name=name, daemon=True)
     watcher.start()
