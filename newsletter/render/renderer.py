@@ -460,8 +460,13 @@ def _part_key(name: str, kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
     """What a part's output depends on, as a hashable key; None when it cannot be told.
 
     Cards and sections are keyed by the identity of their (cached) cards: cheap, and exact
-    because the cache entry keeps the objects alive.
+    because the cache entry keeps the objects alive. A listed paper (one link, ~150 of
+    them in a cut digest) is keyed by the link itself, without the general walk.
     """
+    if len(kwargs) == 1:
+        ((arg, value),) = kwargs.items()
+        if type(value) is views.Link:
+            return (name, arg, value)
     items: list[Any] = [name]
     for arg in sorted(kwargs):
         value = kwargs[arg]

@@ -7,6 +7,7 @@ and keeps the token, the row's status and what it carried.
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from collections.abc import Mapping, Sequence
@@ -33,8 +34,17 @@ in 0.9 ms, level 6 21 % in 2.5 ms — on the composer's critical path, the faste
 def pack_matches(matches: Sequence[ArchivedMatch]) -> bytes | None:
     if not matches:
         return None
-    rows = [[m.title, m.link, list(m.topics), list(m.terms), m.in_mail] for m in matches]
-    return zlib.compress(json.dumps(rows, separators=(",", ":")).encode("utf-8"), COMPRESSION)
+    rows = ",".join(map(_row, matches))
+    return zlib.compress(f"[{rows}]".encode(), COMPRESSION)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _row(m: ArchivedMatch) -> str:
+    """One match as JSON: the same paper under the same topics is in many of a run's match
+    lists (a cut digest lists ~150), so each is encoded once."""
+    return json.dumps(
+        [m.title, m.link, list(m.topics), list(m.terms), m.in_mail], separators=(",", ":")
+    )
 
 
 def unpack_matches(data: bytes | None) -> tuple[ArchivedMatch, ...]:
