@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: a deterministic workload, a counting SMTP sink, result rows.
+"""Shared by the benchmarks: a deterministic workload and result rows.
 
 The workload is built from the sample papers' own vocabulary with a fixed seed, so every
 run (and every machine) measures the same feed and the same subscribers.
@@ -7,11 +7,8 @@ run (and every machine) measures the same feed and the same subscribers.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import random
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +16,6 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from newsletter.demo import sample_papers
-from tests.smtp_sink import free_port
 
 Row = dict[str, Any]
 SEED = 20261126
@@ -145,68 +141,6 @@ def write_project(
         ]
     (config_dir / "subscribers.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return Workload(root=root, config=config_dir / "newsletter.yaml", subscribers=subscribers)
-
-
-# -- a counting SMTP sink in its own process ---------------------------------------------------
-
-
-class _Counting:
-    def __init__(self, counter: Any, recipients: set[str]) -> None:
-        self.counter = counter
-        self.recipients = recipients
-        self.repeated = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.counter.get_lock():
-            self.counter.value += 1
-        for rcpt in envelope.rcpt_tos:
-            if rcpt in self.recipients:
-                self.repeated += 1
-            self.recipients.add(rcpt)
-        return "250 OK"
-
-
-def _sink_main(port: int, counter: Any, ready: Any, stop: Any, results: Any) -> None:
-    from aiosmtpd.controller import Controller
-
-    handler = _Counting(counter, set())
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    ready.set()
-    stop.wait()
-    controller.stop()
-    results.send((len(handler.recipients), handler.repeated))
-
-
-@dataclass
-class SinkCounts:
-    port: int
-    received: int = 0
-    distinct: int = 0
-    repeated: int = 0
-
-
-@contextmanager
-def counting_sink() -> Iterator[SinkCounts]:
-    """An aiosmtpd server in its own process (so it does not share our GIL) that only counts."""
-    ctx = multiprocessing.get_context("spawn")
-    counts = SinkCounts(port=free_port())
-    counter, ready, stop = ctx.Value("q", 0), ctx.Event(), ctx.Event()
-    receive, send = ctx.Pipe(duplex=False)
-    process = ctx.Process(
-        target=_sink_main, args=(counts.port, counter, ready, stop, send), daemon=True
-    )
-    process.start()
-    try:
-        if not ready.wait(30):
-            raise RuntimeError("the SMTP sink did not start")
-        yield counts
-    finally:
-        stop.set()
-        if receive.poll(60):
-            counts.distinct, counts.repeated = receive.recv()
-        counts.received = int(counter.value)
-        process.join(30)
 
 
 # -- output ------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import Row, counting_sink, row, write_project
+from bench.common import Row, row, write_project
+from bench.sink import counting_sink
 
 POSTGRES = os.environ.get(
     "NEWSLETTER_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
