@@ -49,8 +49,8 @@ BATCH = 200
 """Digests rendered and written per transaction; bounds memory per run."""
 TAIL_BATCH = 40
 """The batch size for a run's last ~200 digests: delivery waits for each batch to be
-written, so a smaller last batch lets it finish sooner after composing ends (0.6 s less on
-the 2,000-digest benchmark, for a few more transactions)."""
+written, so smaller last batches let it start on them sooner and end sooner after
+composing does (a handful more transactions)."""
 
 FetchHook = Callable[[FetchOutcome], None]
 
