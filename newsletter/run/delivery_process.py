@@ -20,6 +20,7 @@ process (an in-memory SQLite database, a clock that does not pickle), and each w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import pickle
@@ -230,10 +231,8 @@ def compose_beside_delivery_process(run: DigestRun) -> None:
             send_end.close()  # so recv() ends with EOFError when the child dies
             outcome: DeliveryOutcome | None = None
             if starter.error is None:
-                try:
+                with contextlib.suppress(EOFError):  # it died: outcome stays None
                     outcome = receive.recv()
-                except EOFError:
-                    pass
                 process.join()
     if starter.error is not None:
         error = starter.error
