@@ -172,3 +172,83 @@ def test_a_killed_delivery_process_fails_the_send_and_the_next_send_delivers_the
     assert set(received) == {f"reader{i}@example.org" for i in range(count)}
     # The one duplicate window: accepted by the relay, not yet recorded (2 connections).
     assert sum(received.values()) - count <= 2
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="utf-8") as status:
+                fields = dict(line.split(":\t", 1) for line in status if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+            return "zombie" not in status.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_killed_composer_leaves_no_delivery_process_behind(project: Project) -> None:
+    """SIGKILL of `send` while it delivers: its delivery process notices, releases its rows
+    and exits (it used to wait for batches forever); the next send delivers the rest."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_outbox import use_sink
+
+    count = DELIVERY_PROCESS_MIN + 20
+    project.write(subscribers=many_subscribers(count))
+    project.feed_for_real_clock()
+    sink = SlowDelivery(delay=0.2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "NEWSLETTER_"))}
+    command = [sys.executable, "-m", "newsletter", "send", "--config", str(project.config)]
+    with smtp_server(sink) as port:
+        use_sink(project, port, SMTP_CONNECTIONS="2")
+        proc = subprocess.Popen(
+            command, cwd=project.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 120
+        while not sink.received:  # the first batch is out; the composer is still at work
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            assert time.monotonic() < deadline, "send made no progress"
+            time.sleep(0.01)
+        children = _children(proc.pid)
+        assert children, "no delivery process found"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 10  # delivering what it had claimed would take ~20 s
+        while any(_alive(pid) for pid in children):
+            assert time.monotonic() < deadline, "the delivery process outlived its composer"
+            time.sleep(0.05)
+        sink.delay = 0
+        finished = subprocess.run(
+            command, cwd=project.root, env=env, capture_output=True, text=True, timeout=300
+        )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    per_reader = Counter(recipient for recipient, _ in sink.received)
+    assert len(per_reader) == count
+    assert sum(n - 1 for n in per_reader.values()) <= 2  # one in flight per connection
+
+
+class SlowDelivery(Sink):
+    """Holds each DATA reply for ``delay`` seconds, so a send is caught mid-delivery."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    async def data_reply(self, server: Any, recipient: str, attempt: int) -> str | None:
+        await asyncio.sleep(self.delay)
+        return None

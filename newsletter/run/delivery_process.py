@@ -131,6 +131,7 @@ def _delivery_main(
 
     logs.setup(job.config.log_format, level=job.log_level)
     stop = threading.Event()
+    _stop_when_orphaned(stop, written)
     run: DigestRun | None = None
     error: BaseException | None = None
     store = None
@@ -168,6 +169,26 @@ def _delivery_main(
     except Exception:  # an exception that does not pickle: its text still gets through
         results.send(replace(outcome, error=RuntimeError(f"{type(error).__name__}: {error}")))
     results.close()
+
+
+def _stop_when_orphaned(stop: threading.Event, wake: ProcessEvent) -> None:
+    """Stop (finish the messages in flight, release the rest) once the composer is gone.
+
+    A composer killed outright (SIGKILL, out of memory) never clears the composing flag:
+    without this, its delivery process would wait for batches forever, holding its
+    leases' owner alive. The next ``send`` delivers what it released."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the parent process has ended
+        if not stop.is_set():
+            event("delivery_orphaned", logging.WARNING, action="stopping")
+        stop.set()
+        wake.set()
+
+    threading.Thread(target=watch, name="watch-composer", daemon=True).start()
 
 
 class _Starter:
