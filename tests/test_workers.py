@@ -156,6 +156,24 @@ def test_worker_processes_on_postgres_deliver_each_digest_once(
     app.store.close()
 
 
+def test_more_workers_than_cores_say_one_is_likely_faster(
+    postgres_project: Project, smtp_sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = postgres_project
+    project.write(subscribers=many_subscribers(10))
+    smtp_env(project, smtp_sink)
+    app = open_app(project, NOW)
+    try:
+        monkeypatch.setattr("os.cpu_count", lambda: 8)
+        fits = send_with_workers(app, 2)
+        monkeypatch.setattr("os.cpu_count", lambda: 1)
+        crowded = send_with_workers(app, 2, RunOptions(fetch=False))
+    finally:
+        app.store.close()
+    assert not any("CPU core" in note for note in fits.notes)
+    assert any("--workers 2 on 1 CPU core(s)" in note for note in crowded.notes)
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_run_loses_nothing_and_repeats_at_most_its_open_sessions(
     postgres_project: Project, smtp_sink: Sink, capsys: pytest.CaptureFixture[str]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import resource
 import threading
 from dataclasses import dataclass, replace
@@ -130,6 +131,13 @@ def send_with_workers(
     if options.fetch:
         run.fetch()
     result = _run_processes(app, workers, run)
+    cores = os.cpu_count() or 1
+    if workers > cores:
+        result.notes.append(
+            f"--workers {workers} on {cores} CPU core(s): a worker helps only with a core "
+            "of its own; here one worker (composing in one process, delivering from "
+            "another) is likely faster (see Scaling in the README)."
+        )
     run.result = result
     run.finish()
     return result
