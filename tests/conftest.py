@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -80,6 +81,11 @@ class Project:
         self.config.write_text(main, encoding="utf-8")
         self.subscribers.write_text(subscribers, encoding="utf-8")
 
+    def send_command(self) -> list[str]:
+        """``python -m newsletter send`` on this project, for a test that runs it as a
+        separate process (to signal or kill it); see :func:`subprocess_env`."""
+        return [sys.executable, "-m", "newsletter", "send", "--config", str(self.config)]
+
     def feed_for_real_clock(self) -> None:
         """Papers dated before the real time: a ``send`` in a subprocess runs on the
         system clock, and papers dated before :data:`NOW` fall out of its lookback."""
@@ -90,6 +96,12 @@ class Project:
         path = self.root / ".env"
         path.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
         return path
+
+
+def subprocess_env() -> dict[str, str]:
+    """This environment without its SMTP_ and NEWSLETTER_ settings: a `newsletter`
+    subprocess then takes them from the project's own .env only."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "NEWSLETTER_"))}
 
 
 # -- database backends: SQLite always, PostgreSQL when a server answers --------------------

@@ -17,7 +17,7 @@ import pytest
 from newsletter.cli import main
 from newsletter.records import SuppressionReason
 from tests.bounce_fixtures import Filled, fixture
-from tests.conftest import MAIN_YAML, NOW, Project
+from tests.conftest import MAIN_YAML, NOW, Project, subprocess_env
 from tests.imap_server import (  # noqa: F401
     INSTALL,
     PASSWORD,
@@ -246,7 +246,7 @@ def test_the_daemon_reads_the_mailbox_every_five_minutes(
 
 def test_bounces_without_once_polls_until_sigterm(mailbox: ImapServer, project: Project) -> None:
     fill(project, mailbox, ["unsubscribe.eml"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "NEWSLETTER_"))}
+    env = subprocess_env()
     env["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.Popen(
         [sys.executable, "-m", "newsletter", "bounces", "--config", str(project.config)],

@@ -6,10 +6,8 @@ duplicate per open SMTP connection). Both backends."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -20,7 +18,7 @@ import pytest
 from newsletter.cli import main
 from newsletter.clock import system_clock
 from newsletter.records import OutboxStatus
-from tests.conftest import Project
+from tests.conftest import Project, subprocess_env
 from tests.smtp_sink import Sink, smtp_server
 from tests.test_deliver_refusals import outbox
 from tests.test_outbox import many_subscribers, use_sink
@@ -55,8 +53,8 @@ def test_sigterm_mid_send_then_another_host_sends_the_rest_at_once(
     project.write(subscribers=many_subscribers(COUNT))
     project.feed_for_real_clock()
     sink = Gated(open_after=120)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "NEWSLETTER_"))}
-    command = [sys.executable, "-m", "newsletter", "send", "--config", str(project.config)]
+    env = subprocess_env()
+    command = project.send_command()
     with smtp_server(sink) as port:
         use_sink(project, port, SMTP_CONNECTIONS=str(CONNECTIONS))
         proc = subprocess.Popen(

@@ -23,7 +23,7 @@ from newsletter.run.delivery_process import (
     DeliveryProcessError,
     shareable,
 )
-from tests.conftest import NOW, Project, Sink
+from tests.conftest import NOW, Project, Sink, subprocess_env
 from tests.smtp_sink import smtp_server
 from tests.test_send import smtp_env
 from tests.test_workers import many_subscribers, open_app
@@ -203,7 +203,6 @@ def test_a_killed_composer_leaves_no_delivery_process_behind(project: Project) -
     """SIGKILL of `send` while it delivers: its delivery process notices, releases its rows
     and exits (it used to wait for batches forever); the next send delivers the rest."""
     import subprocess
-    import sys
     import time
 
     from tests.test_outbox import use_sink
@@ -212,8 +211,8 @@ def test_a_killed_composer_leaves_no_delivery_process_behind(project: Project) -
     project.write(subscribers=many_subscribers(count))
     project.feed_for_real_clock()
     sink = SlowDelivery(delay=0.2)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "NEWSLETTER_"))}
-    command = [sys.executable, "-m", "newsletter", "send", "--config", str(project.config)]
+    env = subprocess_env()
+    command = project.send_command()
     with smtp_server(sink) as port:
         use_sink(project, port, SMTP_CONNECTIONS="2")
         proc = subprocess.Popen(

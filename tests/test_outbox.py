@@ -17,7 +17,7 @@ from newsletter.cli import main
 from newsletter.config import load_config
 from newsletter.records import SuppressionReason
 from newsletter.store import Store
-from tests.conftest import NOW, SUBSCRIBERS_YAML, Project
+from tests.conftest import NOW, SUBSCRIBERS_YAML, Project, subprocess_env
 from tests.smtp_sink import Sink, smtp_server
 
 SECRET = "s3cret-for-tests-0123456789"
@@ -144,8 +144,8 @@ def test_sigkill_at_random_points_then_rerun_sends_each_digest_once(
     project.feed_for_real_clock()
     sink = Sink()
     rng = random.Random(20261126)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "NEWSLETTER_"))}
-    command = [sys.executable, "-m", "newsletter", "send", "--config", str(project.config)]
+    env = subprocess_env()
+    command = project.send_command()
     kills = 0
     with smtp_server(sink) as port:
         use_sink(project, port, SMTP_CONNECTIONS="2")
@@ -217,7 +217,7 @@ def test_unsubscribe_over_http_then_send_skips_the_address(
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
     web_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "NEWSLETTER_"))}
+    env = subprocess_env()
     server = subprocess.Popen(
         [
             sys.executable,

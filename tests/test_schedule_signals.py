@@ -20,7 +20,7 @@ import pytest
 
 from newsletter.config import load_config
 from newsletter.store import Store
-from tests.conftest import MAIN_YAML, Project
+from tests.conftest import MAIN_YAML, Project, subprocess_env
 from tests.smtp_sink import Sink, smtp_server
 
 SECRET = "s3cret-for-tests-0123456789"
@@ -50,7 +50,7 @@ class Daemon:
     """A `python -m newsletter run` child process whose stderr lines are collected."""
 
     def __init__(self, project: Project, port: int) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "NEWSLETTER_"))}
+        env = subprocess_env()
         env.update(
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(port),
