@@ -164,14 +164,27 @@ def test_more_workers_than_cores_say_one_is_likely_faster(
     smtp_env(project, smtp_sink)
     app = open_app(project, NOW)
     try:
-        monkeypatch.setattr("os.cpu_count", lambda: 8)
+        monkeypatch.setattr("newsletter.run.workers.usable_cores", lambda: 8)
         fits = send_with_workers(app, 2)
-        monkeypatch.setattr("os.cpu_count", lambda: 1)
+        monkeypatch.setattr("newsletter.run.workers.usable_cores", lambda: 1)
         crowded = send_with_workers(app, 2, RunOptions(fetch=False))
     finally:
         app.store.close()
     assert not any("CPU core" in note for note in fits.notes)
     assert any("--workers 2 on 1 CPU core(s)" in note for note in crowded.notes)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
+def test_usable_cores_are_those_this_process_may_run_on() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from newsletter.run.workers import usable_cores; print(usable_cores())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "1", done.stderr
 
 
 @pytest.mark.slow

@@ -43,6 +43,15 @@ event = logs.events(__name__)
 MULTI_PROCESS_DIALECTS = ("postgresql",)
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (a container or ``taskset`` can allow fewer than
+    the machine has)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def peak_rss_kib() -> int:
     """This process's peak resident memory (Linux reports KiB)."""
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -131,7 +140,7 @@ def send_with_workers(
     if options.fetch:
         run.fetch()
     result = _run_processes(app, workers, run)
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     if workers > cores:
         result.notes.append(
             f"--workers {workers} on {cores} CPU core(s): a worker helps only with a core "
