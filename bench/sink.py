@@ -38,13 +38,16 @@ class _Tally:
                 self.repeated += 1
             self.recipients.add(rcpt)
 
+    def counts(self) -> tuple[int, int, int]:
+        """Messages, distinct recipients and repeated ones (sent back when the server ends)."""
+        return self.messages, len(self.recipients), self.repeated
+
 
 class _LeanSmtp(asyncio.Protocol):
     """One client connection: commands line by line, DATA scanned for its end in bulk."""
 
-    def __init__(self, tally: _Tally, counter: Any) -> None:
+    def __init__(self, tally: _Tally) -> None:
         self.tally = tally
-        self.counter = counter
         self.buffer = bytearray()
         self.in_data = False
         self.rcpts: list[str] = []
@@ -67,8 +70,6 @@ class _LeanSmtp(asyncio.Protocol):
                 del self.buffer[: end + len(_END)]
                 self.in_data = False
                 self.tally.received(self.rcpts)
-                with self.counter.get_lock():
-                    self.counter.value += 1
                 self.transport.write(b"250 OK queued\r\n")
                 continue
             line_end = self.buffer.find(b"\r\n")
@@ -96,8 +97,10 @@ class _LeanSmtp(asyncio.Protocol):
             self.in_data = True
             self.buffer[:0] = b"\r\n"  # so a body's first line can be the lone dot
             self.transport.write(b"354 End data with <CR><LF>.<CR><LF>\r\n")
-        elif verb in (b"RSET", b"NOOP"):
-            self.rcpts = [] if verb == b"RSET" else self.rcpts
+        elif verb == b"RSET":
+            self.rcpts = []
+            self.transport.write(b"250 OK\r\n")
+        elif verb == b"NOOP":
             self.transport.write(b"250 OK\r\n")
         elif verb == b"QUIT":
             self.transport.write(b"221 Bye\r\n")
@@ -107,45 +110,40 @@ class _LeanSmtp(asyncio.Protocol):
             self.transport.write(b"502 Command not implemented\r\n")
 
 
-def _lean_main(port: int, counter: Any, ready: Any, stop: Any, results: Any) -> None:
+def _lean_main(port: int, ready: Any, stop: Any, results: Any) -> None:
     tally = _Tally()
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: _LeanSmtp(tally, counter), "127.0.0.1", port, backlog=128
-        )
+        server = await loop.create_server(lambda: _LeanSmtp(tally), "127.0.0.1", port, backlog=128)
         ready.set()
         await loop.run_in_executor(None, stop.wait)
         server.close()
         await server.wait_closed()
 
     asyncio.run(serve())
-    results.send((len(tally.recipients), tally.repeated))
+    results.send(tally.counts())
 
 
 class _AiosmtpdCounting:
-    def __init__(self, counter: Any) -> None:
-        self.counter = counter
+    def __init__(self) -> None:
         self.tally = _Tally()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.counter.get_lock():
-            self.counter.value += 1
         self.tally.received(list(envelope.rcpt_tos))
         return "250 OK"
 
 
-def _aiosmtpd_main(port: int, counter: Any, ready: Any, stop: Any, results: Any) -> None:
+def _aiosmtpd_main(port: int, ready: Any, stop: Any, results: Any) -> None:
     from aiosmtpd.controller import Controller
 
-    handler = _AiosmtpdCounting(counter)
+    handler = _AiosmtpdCounting()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     ready.set()
     stop.wait()
     controller.stop()
-    results.send((len(handler.tally.recipients), handler.tally.repeated))
+    results.send(handler.tally.counts())
 
 
 @dataclass
@@ -165,11 +163,9 @@ def counting_sink(kind: str = "lean") -> Iterator[SinkCounts]:
     ``kind`` is ``lean`` (the default) or ``aiosmtpd``."""
     ctx = multiprocessing.get_context("spawn")
     counts = SinkCounts(port=free_port())
-    counter, ready, stop = ctx.Value("q", 0), ctx.Event(), ctx.Event()
+    ready, stop = ctx.Event(), ctx.Event()
     receive, send = ctx.Pipe(duplex=False)
-    process = ctx.Process(
-        target=SINKS[kind], args=(counts.port, counter, ready, stop, send), daemon=True
-    )
+    process = ctx.Process(target=SINKS[kind], args=(counts.port, ready, stop, send), daemon=True)
     process.start()
     try:
         if not ready.wait(30):
@@ -178,6 +174,5 @@ def counting_sink(kind: str = "lean") -> Iterator[SinkCounts]:
     finally:
         stop.set()
         if receive.poll(60):
-            counts.distinct, counts.repeated = receive.recv()
-        counts.received = int(counter.value)
+            counts.received, counts.distinct, counts.repeated = receive.recv()
         process.join(30)

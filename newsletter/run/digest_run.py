@@ -217,7 +217,7 @@ class DigestRun:
         now = self.app.now()
         tally = self.result.tally
         batch: list[Made] = []
-        remaining = len(self.audience()) if self._chosen is not None else 0
+        remaining = len(self.audience())  # read once per run (plan() has read it)
         for item in made:
             remaining -= 1
             if isinstance(item, Planned):
